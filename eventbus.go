@@ -1,0 +1,389 @@
+// Package eventbus is an in-process publish/subscribe event bus whose
+// handlers run on a fixed pool of worker goroutines, fed by three priority
+// queues with a bounded total size and an explicit policy for what is
+// dropped when the queue is full.
+//
+// It is built to replace the internals of Brummer's pkg/events: the
+// Publish, Subscribe and Shutdown methods keep that package's signatures, so
+// a thin wrapper can embed *EventBus. Unlike a bus that starts a goroutine
+// per event, it never runs more than Config.Workers handlers at once, a
+// burst waits in the queue instead of growing the goroutine count, and
+// every published event ends up either processed or dropped, exactly once,
+// with the drop reported through Config.OnDrop and Metrics.
+//
+// All methods of EventBus and Subscription are safe for concurrent use.
+package eventbus
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EventType names a kind of event. Any string is a valid type; the
+// constants below are the ones Brummer defines.
+type EventType string
+
+// The event types Brummer publishes most; DefaultPriority gives each its
+// priority.
+const (
+	ProcessStarted  EventType = "process.started"
+	ProcessExited   EventType = "process.exited"
+	LogLine         EventType = "log.line"
+	ErrorDetected   EventType = "error.detected"
+	BuildEvent      EventType = "build.event"
+	TestFailed      EventType = "test.failed"
+	TestPassed      EventType = "test.passed"
+	MCPActivity     EventType = "mcp.activity"
+	MCPConnected    EventType = "mcp.connected"
+	MCPDisconnected EventType = "mcp.disconnected"
+)
+
+// Event is what is published and what handlers receive. Publish fills ID
+// and Timestamp when they are empty. Every handler of an event receives a
+// copy of the struct, but Data is one map shared by all of them: handlers
+// must treat it as read-only.
+type Event struct {
+	ID        string
+	Type      EventType
+	ProcessID string
+	Timestamp time.Time
+	Data      map[string]interface{}
+}
+
+// Handler handles one event. It runs on a worker goroutine; several
+// handlers, and several invocations of one handler, may run at the same
+// time on different workers.
+type Handler func(event Event)
+
+// EventBus delivers published events to the handlers subscribed to their
+// type, on a fixed pool of worker goroutines. Create one with NewEventBus
+// and stop it with Shutdown or ShutdownContext.
+type EventBus struct {
+	cfg  Config // resolved: no automatic values left
+	q    *queue
+	subs subscriberTable
+	pool pool
+	ids  idSource
+	mon  *monitor // nil when monitoring is off
+
+	// unrouted counts events that had no handler when published: they are
+	// processed on the spot, without going through the queue.
+	unrouted atomic.Int64
+	drops    dropCounts
+
+	// WaitIdle state: waitSem serialises WaitIdle calls, idleWaiters says
+	// whether one is waiting, idleCh wakes it.
+	waitSem     chan struct{}
+	idleWaiters atomic.Int32
+	idleCh      chan struct{}
+
+	shutdownOnce sync.Once
+	closing      atomic.Bool
+}
+
+// NewEventBus starts a bus with the given configuration: it validates cfg,
+// fills in the automatic values, and starts the workers. A bad field gives
+// an error that wraps ErrInvalidConfig and names the field; no goroutine is
+// left running then.
+func NewEventBus(cfg Config) (*EventBus, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.resolved()
+	b := &EventBus{
+		cfg:     cfg,
+		q:       newQueue(&cfg),
+		waitSem: make(chan struct{}, 1),
+		idleCh:  make(chan struct{}, 1),
+	}
+	b.subs.init(b.priorityOf)
+	b.ids.init()
+	b.pool.stopped = make(chan struct{})
+	b.pool.workers = make([]*worker, cfg.Workers)
+	for i := range b.pool.workers {
+		b.pool.workers[i] = &worker{id: i}
+	}
+	if cfg.MonitoringEnabled {
+		b.mon = newMonitor(b)
+	}
+	for _, w := range b.pool.workers {
+		b.startWorker(w, false)
+	}
+	return b, nil
+}
+
+// Config returns the configuration the bus runs with, automatic values
+// filled in. The Priorities map is a copy.
+func (b *EventBus) Config() Config {
+	c := b.cfg
+	c.Priorities = maps.Clone(c.Priorities)
+	return c
+}
+
+// priorityOf returns the priority of events of type t under the bus's
+// configuration.
+func (b *EventBus) priorityOf(t EventType) Priority {
+	if !b.cfg.EnablePriority {
+		return PriorityMedium
+	}
+	if p, ok := b.cfg.Priorities[t]; ok {
+		return p
+	}
+	return DefaultPriority(t)
+}
+
+// Subscribe registers h for events of type t. It is On without the
+// Subscription, for code written against Brummer's bus. A nil h panics.
+func (b *EventBus) Subscribe(t EventType, h Handler) {
+	b.On(t, h)
+}
+
+// On registers h for events of type t and returns the Subscription that
+// removes it. Events published after On returns reach h; events published
+// before do not. A nil h panics: it is a programming error, reported where
+// it is made rather than later inside a worker.
+func (b *EventBus) On(t EventType, h Handler) *Subscription {
+	return b.subscribe(t, false, h)
+}
+
+// OnAll registers h for every event, whatever its type, and returns the
+// Subscription that removes it. A nil h panics.
+func (b *EventBus) OnAll(h Handler) *Subscription {
+	return b.subscribe("", true, h)
+}
+
+func (b *EventBus) subscribe(t EventType, all bool, h Handler) *Subscription {
+	if h == nil {
+		panic("eventbus: nil Handler")
+	}
+	s := &Subscription{bus: b, handler: h, typ: t, all: all, done: make(chan struct{})}
+	s.active.Store(true)
+	b.subs.add(s)
+	return s
+}
+
+// Publish queues ev for its handlers with the priority of its type, under
+// the bus's drop policy. It fills ev.ID when empty (unique within the bus)
+// and ev.Timestamp when zero. It returns nothing, for code written against
+// Brummer's bus: an event it cannot queue is dropped, counted, and passed
+// to Config.OnDrop. Under a drop policy with no TimeoutDuration it never
+// blocks; under Block it waits for room or for shutdown. After shutdown it
+// drops ev with the reason ErrEventBusShutdown.
+func (b *EventBus) Publish(ev Event) {
+	_ = b.publish(nil, ev, 0)
+}
+
+// PublishWithBackpressure is Publish with an explicit priority, which
+// overrides the priority of the event's type (it is ignored when
+// priorities are disabled). It returns nil when ev was queued, and
+// otherwise the reason it was dropped: ErrQueueFull, ErrEventBusShutdown or,
+// for a priority other than PriorityLow, PriorityMedium or PriorityHigh,
+// ErrInvalidPriority. A nil error does not mean nothing was dropped: the
+// policy may have evicted a queued event to make room.
+func (b *EventBus) PublishWithBackpressure(ev Event, p Priority) error {
+	if !p.valid() {
+		b.fill(&ev)
+		b.reject(&ev, PriorityMedium, ErrInvalidPriority)
+		return ErrInvalidPriority
+	}
+	if !b.cfg.EnablePriority {
+		p = PriorityMedium
+	}
+	return b.publish(nil, ev, p)
+}
+
+// PublishContext is Publish that gives up when ctx is done: under Block, or
+// while waiting TimeoutDuration for room, the wait ends with ctx. It returns
+// nil when ev was queued and otherwise the reason it was dropped:
+// ErrQueueFull, ErrEventBusShutdown or ctx.Err(). A context that is already
+// done drops ev at once.
+func (b *EventBus) PublishContext(ctx context.Context, ev Event) error {
+	if ctx == nil {
+		panic("eventbus: nil Context")
+	}
+	return b.publish(ctx, ev, 0)
+}
+
+// fill sets the ID and Timestamp of an event that lacks them. It returns
+// the clock reading it took for the Timestamp, or the zero Time.
+func (b *EventBus) fill(ev *Event) (now time.Time) {
+	if ev.ID == "" {
+		ev.ID = b.ids.next()
+	}
+	if ev.Timestamp.IsZero() {
+		now = time.Now()
+		ev.Timestamp = now
+	}
+	return now
+}
+
+func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
+	now := b.fill(&ev)
+	subs, routePrio := b.subs.lookup(ev.Type)
+	if p == 0 {
+		p = routePrio
+		if p == 0 {
+			p = b.priorityOf(ev.Type)
+		}
+	}
+	if b.closing.Load() {
+		b.reject(&ev, p, ErrEventBusShutdown)
+		return ErrEventBusShutdown
+	}
+	if len(subs) == 0 {
+		// Nobody listens: the event is processed by doing nothing, and
+		// takes no room in the queue.
+		b.unrouted.Add(1)
+		return nil
+	}
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			b.reject(&ev, p, err)
+			return err
+		}
+	}
+	j := job{ev: ev, subs: subs, prio: p}
+	if b.mon != nil {
+		// The wait a handler sees starts here; reuse the clock reading
+		// taken for the Timestamp when there was one.
+		if now.IsZero() {
+			now = time.Now()
+		}
+		j.enqueued = monotimeOf(now)
+	}
+	a := b.q.put(ctx, &j)
+	if a.evict {
+		b.evict(&a.evicted, ErrQueueFull)
+	}
+	if a.err != nil {
+		b.reject(&j.ev, p, a.err)
+	}
+	return a.err
+}
+
+// reject drops an event that never entered the queue.
+func (b *EventBus) reject(ev *Event, p Priority, reason error) {
+	b.drops.record(p, reason)
+	b.reportDrop(ev, reason)
+}
+
+// evict drops an event that had been queued: it counts towards WaitIdle's
+// generation as well as towards the drops.
+func (b *EventBus) evict(j *job, reason error) {
+	b.drops.record(j.prio, reason)
+	b.drops.evicted[j.epoch].Add(1)
+	b.reportDrop(&j.ev, reason)
+	b.notifyIdle()
+}
+
+func (b *EventBus) reportDrop(ev *Event, reason error) {
+	if b.cfg.OnDrop == nil {
+		return
+	}
+	defer func() { _ = recover() }() // a failing hook must not take the publisher down
+	b.cfg.OnDrop(*ev, reason)
+}
+
+// WaitIdle waits until every event published before the call has been
+// processed or dropped, or until ctx is done, in which case it returns
+// ctx.Err(). Events published during the call may or may not be waited for.
+// It is meant for tests, flushes before exit, and checkpoints; calling it
+// from inside a handler waits for that handler's own event and so can only
+// end with ctx.
+func (b *EventBus) WaitIdle(ctx context.Context) error {
+	select {
+	case b.waitSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.waitSem }()
+	b.idleWaiters.Add(1)
+	defer b.idleWaiters.Add(-1)
+
+	// Events are stamped with the parity of the generation they were
+	// queued in. The generation before the current one receives nothing
+	// new, but a previous WaitIdle may have given up on it: finish it
+	// first, then close the current one and wait for it.
+	prev := b.q.epochParity() ^ 1
+	if err := b.waitGeneration(ctx, prev, b.q.admittedIn(prev)); err != nil {
+		return err
+	}
+	par, admitted := b.q.nextEpoch()
+	return b.waitGeneration(ctx, par, admitted)
+}
+
+// waitGeneration waits until the events finished under parity par, by a
+// worker or by eviction, reach admitted.
+func (b *EventBus) waitGeneration(ctx context.Context, par uint8, admitted int64) error {
+	for {
+		if b.pool.processed(int(par))+b.drops.evicted[par].Load() >= admitted {
+			return nil
+		}
+		select {
+		case <-b.idleCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// notifyIdle wakes a waiting WaitIdle to look at the counts again.
+func (b *EventBus) notifyIdle() {
+	if b.idleWaiters.Load() == 0 {
+		return
+	}
+	select {
+	case b.idleCh <- struct{}{}:
+	default:
+	}
+}
+
+// Shutdown stops the bus: it stops intake (later publishes drop their event
+// with ErrEventBusShutdown, and publishers waiting for room are refused),
+// lets the workers drain the queue for up to Config.ShutdownTimeout, drops
+// what is still queued after that, and returns once every worker has
+// exited or the timeout has passed. A handler still running after the
+// timeout cannot be stopped: its worker exits when it returns. Shutdown is
+// idempotent and safe to call concurrently with publishing; calling it from
+// a handler makes it wait out the timeout for that handler's own worker.
+func (b *EventBus) Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+	defer cancel()
+	_ = b.ShutdownContext(ctx)
+}
+
+// ShutdownContext is Shutdown with the drain bounded by ctx instead of
+// Config.ShutdownTimeout. It returns nil when every worker exited after
+// draining the queue; when ctx is done first, it drops the events still
+// queued (reason ErrEventBusShutdown) and returns ctx.Err(). Calls after the
+// first wait for the workers in the same way.
+func (b *EventBus) ShutdownContext(ctx context.Context) error {
+	b.shutdownOnce.Do(func() {
+		b.closing.Store(true)
+		b.q.close()
+		if b.mon != nil {
+			b.mon.stop()
+		}
+	})
+	select {
+	case <-b.pool.stopped:
+		return nil
+	case <-ctx.Done():
+	}
+	left := b.q.removeAll()
+	for i := range left {
+		b.evict(&left[i], ErrEventBusShutdown)
+	}
+	select {
+	case <-b.pool.stopped:
+		if len(left) == 0 {
+			// The workers finished the last events meanwhile.
+			return nil
+		}
+	default:
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,449 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MetricsSnapshot is a copy of the bus's figures at one moment. It shares
+// nothing with the bus: a caller may keep it and read it at leisure.
+//
+// The counts are always kept. Published, processed and dropped obey
+// EventsPublished == EventsProcessed + EventsDropped + EventsPending, and
+// EventsPending is 0 whenever the bus is quiet (nothing queued or running).
+// The timing figures (AvgProcessingTime, Wait, WorkerUtilization,
+// QueueDepthHistory) are only recorded with Config.MonitoringEnabled; without
+// it they are zero and MonitoringEnabled is false.
+type MetricsSnapshot struct {
+	Time              time.Time `json:"time"`
+	MonitoringEnabled bool      `json:"monitoring_enabled"`
+	Workers           int       `json:"workers"`
+	QueueCapacity     int       `json:"queue_capacity"`
+
+	// EventsPublished counts every event handed to a publish call.
+	EventsPublished int64 `json:"events_published"`
+	// EventsProcessed counts events whose handlers have all run (an event
+	// with no handler counts when published).
+	EventsProcessed int64 `json:"events_processed"`
+	// EventsDropped counts events dropped for any reason; Drops says why.
+	EventsDropped int64 `json:"events_dropped"`
+	// EventsPending counts events queued or being handled.
+	EventsPending int64 `json:"events_pending"`
+	// HandlerPanics counts handler invocations that panicked or called
+	// runtime.Goexit.
+	HandlerPanics int64 `json:"handler_panics"`
+
+	Drops DropCounts `json:"drops"`
+
+	// QueueDepth is the number of events queued now, per priority.
+	QueueDepth PriorityCounts `json:"queue_depth"`
+
+	// AvgProcessingTime is the moving average of the time a worker spends on
+	// one event (all its handlers): each worker keeps an exponential moving
+	// average with alpha 0.1 over its events, and this is the mean of the
+	// workers' averages.
+	AvgProcessingTime time.Duration `json:"avg_processing_time_ns"`
+	// Wait is the time from publish to the start of handling, per priority.
+	Wait PriorityWaits `json:"wait"`
+	// WorkerUtilization is, per worker, the share of the last sampling
+	// window (Config.MetricsWindow) it spent handling events, 0 to 1.
+	WorkerUtilization []float64 `json:"worker_utilization"`
+	// QueueDepthHistory holds the queue depth sampled once per window, the
+	// oldest first, at most MetricsHistory samples.
+	QueueDepthHistory []DepthSample `json:"queue_depth_history"`
+}
+
+// PriorityCounts is a count per priority level.
+type PriorityCounts struct {
+	Low    int64 `json:"low"`
+	Medium int64 `json:"medium"`
+	High   int64 `json:"high"`
+}
+
+// Total returns Low + Medium + High.
+func (c PriorityCounts) Total() int64 { return c.Low + c.Medium + c.High }
+
+// DropCounts says why and at which priority events were dropped. The
+// reasons add up to MetricsSnapshot.EventsDropped, and so do the
+// priorities.
+type DropCounts struct {
+	QueueFull       int64          `json:"queue_full"`
+	Shutdown        int64          `json:"shutdown"`
+	Context         int64          `json:"context"`
+	InvalidPriority int64          `json:"invalid_priority"`
+	ByPriority      PriorityCounts `json:"by_priority"`
+}
+
+// PriorityWaits holds the wait figures of each priority level.
+type PriorityWaits struct {
+	Low    WaitStats `json:"low"`
+	Medium WaitStats `json:"medium"`
+	High   WaitStats `json:"high"`
+}
+
+// WaitStats summarises the waits from publish to handler start of the
+// events a level has had since the bus started. The percentiles come from
+// a histogram whose buckets double in width from 1µs, so each is an upper
+// bound at most twice the true value (and exact to the bucket).
+type WaitStats struct {
+	Count int64         `json:"count"`
+	P50   time.Duration `json:"p50_ns"`
+	P95   time.Duration `json:"p95_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	Max   time.Duration `json:"max_ns"`
+}
+
+// DepthSample is the queue depth per priority at one moment.
+type DepthSample struct {
+	Time  time.Time      `json:"time"`
+	Depth PriorityCounts `json:"depth"`
+}
+
+// MetricsHistory is the number of samples QueueDepthHistory keeps.
+const MetricsHistory = 60
+
+// defaultMetricsWindow is the sampling window when Config.MetricsWindow
+// is 0.
+const defaultMetricsWindow = time.Second
+
+// dropCounts are the drop counters, by reason and by priority. Drops are
+// the exception, so plain shared atomics serve.
+type dropCounts struct {
+	byReason [numDropReasons]atomic.Int64
+	byPrio   [numLevels]atomic.Int64
+	// evicted counts, per WaitIdle parity, dropped events that had been
+	// queued; WaitIdle counts them as finished.
+	evicted [2]atomic.Int64
+}
+
+const (
+	reasonQueueFull = iota
+	reasonShutdown
+	reasonContext
+	reasonInvalid
+	numDropReasons
+)
+
+func (d *dropCounts) record(p Priority, reason error) {
+	r := reasonContext
+	switch {
+	case errors.Is(reason, ErrQueueFull):
+		r = reasonQueueFull
+	case errors.Is(reason, ErrEventBusShutdown):
+		r = reasonShutdown
+	case errors.Is(reason, ErrInvalidPriority):
+		r = reasonInvalid
+	}
+	d.byReason[r].Add(1)
+	d.byPrio[p-1].Add(1)
+}
+
+func (d *dropCounts) snapshot() (c DropCounts, total int64) {
+	c.QueueFull = d.byReason[reasonQueueFull].Load()
+	c.Shutdown = d.byReason[reasonShutdown].Load()
+	c.Context = d.byReason[reasonContext].Load()
+	c.InvalidPriority = d.byReason[reasonInvalid].Load()
+	c.ByPriority = PriorityCounts{Low: d.byPrio[0].Load(), Medium: d.byPrio[1].Load(), High: d.byPrio[2].Load()}
+	return c, c.QueueFull + c.Shutdown + c.Context + c.InvalidPriority
+}
+
+// Metrics returns a snapshot of the bus's figures. It takes the queue's
+// lock for a moment and reads every worker's counters; it may be called at
+// any time, also after Shutdown.
+func (b *EventBus) Metrics() MetricsSnapshot {
+	m := MetricsSnapshot{
+		Time:              time.Now(),
+		MonitoringEnabled: b.mon != nil,
+		Workers:           len(b.pool.workers),
+		QueueCapacity:     b.cfg.QueueSize,
+	}
+	// Read the later stages first: an event moving along while we read is
+	// then counted at an earlier stage, never twice.
+	processed := b.pool.processed(-1) + b.unrouted.Load()
+	drops, dropped := b.drops.snapshot()
+	evicted := b.drops.evicted[0].Load() + b.drops.evicted[1].Load()
+	depth, admitted := b.q.counts()
+	unrouted := b.unrouted.Load()
+
+	m.EventsProcessed = processed
+	m.EventsDropped = dropped
+	m.Drops = drops
+	m.EventsPublished = admitted + unrouted + (dropped - evicted)
+	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
+	m.HandlerPanics = b.pool.panics()
+	m.QueueDepth = PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])}
+	if b.mon != nil {
+		b.mon.fill(&m)
+	}
+	return m
+}
+
+// GetStats returns the main figures as a map, under the keys of the design
+// research this package comes from: "events_processed", "events_dropped"
+// (int64), "avg_processing_time" (time.Duration) and "current_queue_depth"
+// (int, the number of events queued now), plus "events_published",
+// "handler_panics" and "workers".
+func (b *EventBus) GetStats() map[string]interface{} {
+	m := b.Metrics()
+	return map[string]interface{}{
+		"events_published":    m.EventsPublished,
+		"events_processed":    m.EventsProcessed,
+		"events_dropped":      m.EventsDropped,
+		"handler_panics":      m.HandlerPanics,
+		"avg_processing_time": m.AvgProcessingTime,
+		"current_queue_depth": int(m.QueueDepth.Total()),
+		"workers":             m.Workers,
+	}
+}
+
+// monotime returns the time since the package was loaded in nanoseconds,
+// from the monotonic clock.
+func monotime() int64 { return monotimeOf(time.Now()) }
+
+var clockBase = time.Now()
+
+func monotimeOf(t time.Time) int64 { return int64(t.Sub(clockBase)) }
+
+// Wait histogram buckets: bucket 0 holds waits under 1.024µs, bucket i
+// waits in [2^(i-1), 2^i) × 1.024µs, the last one everything longer
+// (about 70 s and up).
+const waitBuckets = 28
+
+func waitBucket(ns int64) int {
+	if ns < 0 {
+		ns = 0
+	}
+	return min(bits.Len64(uint64(ns)>>10), waitBuckets-1)
+}
+
+// bucketUpper returns the upper bound of bucket i in nanoseconds.
+func bucketUpper(i int) int64 { return int64(1024) << i }
+
+// workerStats is one worker's share of the monitoring figures. Only the
+// goroutine running the worker writes it, each figure with one atomic
+// store to a cache line no other worker writes, so recording costs no lock
+// and no contended write.
+type workerStats struct {
+	// busyWord encodes the worker's busy time so that the sampler can read
+	// it, including an event in progress, with one load: when idle it is
+	// the total busy nanoseconds (>= 0); inside an event that began at t0
+	// it is busy - t0 - 1 (< 0), so the busy time at T is word + 1 + T.
+	busyWord atomic.Int64
+	busy     int64 // total busy nanoseconds, owned by the worker
+	lastEnd  int64 // monotime when the previous event ended
+	ema      ema
+	waits    [numLevels][waitBuckets]atomic.Int64
+	maxWait  [numLevels]atomic.Int64
+}
+
+// begin records the start of an event: its wait, and that the worker is
+// busy. When the worker took the event without parking, the event starts
+// when the previous one ended, which saves a clock read per event.
+func (s *workerStats) begin(j *job, parked bool) int64 {
+	start := s.lastEnd
+	if parked || start == 0 {
+		start = monotime()
+	}
+	if j.enqueued != 0 {
+		wait := start - j.enqueued
+		lv := j.prio - 1
+		s.waits[lv][waitBucket(wait)].Add(1)
+		if wait > s.maxWait[lv].Load() {
+			s.maxWait[lv].Store(wait)
+		}
+	}
+	s.busyWord.Store(s.busy - start - 1)
+	return start
+}
+
+// end records the end of an event that began at start.
+func (s *workerStats) end(start int64) {
+	now := monotime()
+	d := now - start
+	s.ema.add(float64(d))
+	s.busy += d
+	s.busyWord.Store(s.busy)
+	s.lastEnd = now
+}
+
+// busyAt returns the worker's total busy time at monotime now.
+func (s *workerStats) busyAt(now int64) int64 {
+	w := s.busyWord.Load()
+	if w >= 0 {
+		return w
+	}
+	return w + 1 + now
+}
+
+// ema is an exponential moving average with alpha 0.1 whose value can be
+// read from any goroutine while one goroutine adds to it. The first value
+// added is taken as is.
+type ema struct {
+	bits atomic.Uint64 // math.Float64bits of the average; 0 before any value
+	v    float64       // the writer's copy
+	set  bool
+}
+
+const emaAlpha = 0.1
+
+func (e *ema) add(x float64) {
+	if e.set {
+		e.v = e.v*(1-emaAlpha) + x*emaAlpha
+	} else {
+		e.v, e.set = x, true
+	}
+	e.bits.Store(math.Float64bits(e.v))
+}
+
+// value returns the average and whether any value was added.
+func (e *ema) value() (float64, bool) {
+	b := e.bits.Load()
+	return math.Float64frombits(b), b != 0
+}
+
+// monitor runs the sampler that turns the workers' busy time into
+// utilization and keeps the queue depth history. Its own state is guarded
+// by mu, which only the sampler and Metrics take.
+type monitor struct {
+	bus    *EventBus
+	window time.Duration
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	util     []float64
+	prevBusy []int64
+	prevT    int64
+	history  [MetricsHistory]DepthSample
+	nhist    int // samples taken, of which the last MetricsHistory are kept
+}
+
+func newMonitor(b *EventBus) *monitor {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &monitor{
+		bus:      b,
+		window:   b.cfg.MetricsWindow,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		util:     make([]float64, len(b.pool.workers)),
+		prevBusy: make([]int64, len(b.pool.workers)),
+		prevT:    monotime(),
+	}
+	go m.run(ctx)
+	return m
+}
+
+func (m *monitor) run(ctx context.Context) {
+	defer close(m.done)
+	t := time.NewTicker(m.window)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.sample()
+		}
+	}
+}
+
+// stop ends the sampler and waits for it.
+func (m *monitor) stop() {
+	m.cancel()
+	<-m.done
+}
+
+// sample closes a window: utilization per worker over it, and one depth
+// sample.
+func (m *monitor) sample() {
+	now := monotime()
+	depth, _ := m.bus.q.counts()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	span := float64(now - m.prevT)
+	for i, w := range m.bus.pool.workers {
+		busy := w.stats.busyAt(now)
+		if span > 0 {
+			m.util[i] = min(max(float64(busy-m.prevBusy[i])/span, 0), 1)
+		}
+		m.prevBusy[i] = busy
+	}
+	m.prevT = now
+	m.history[m.nhist%MetricsHistory] = DepthSample{
+		Time:  time.Now(),
+		Depth: PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])},
+	}
+	m.nhist++
+}
+
+// fill adds the monitoring figures to a snapshot.
+func (m *monitor) fill(s *MetricsSnapshot) {
+	var sum float64
+	var n int
+	var hist [numLevels][waitBuckets]int64
+	var maxWait [numLevels]int64
+	for _, w := range m.bus.pool.workers {
+		if v, ok := w.stats.ema.value(); ok {
+			sum += v
+			n++
+		}
+		for lv := range hist {
+			for i := range hist[lv] {
+				hist[lv][i] += w.stats.waits[lv][i].Load()
+			}
+			maxWait[lv] = max(maxWait[lv], w.stats.maxWait[lv].Load())
+		}
+	}
+	if n > 0 {
+		s.AvgProcessingTime = time.Duration(sum / float64(n))
+	}
+	s.Wait = PriorityWaits{
+		Low:    waitStats(&hist[0], maxWait[0]),
+		Medium: waitStats(&hist[1], maxWait[1]),
+		High:   waitStats(&hist[2], maxWait[2]),
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.WorkerUtilization = append([]float64(nil), m.util...)
+	kept := min(m.nhist, MetricsHistory)
+	s.QueueDepthHistory = make([]DepthSample, 0, kept)
+	for i := m.nhist - kept; i < m.nhist; i++ {
+		s.QueueDepthHistory = append(s.QueueDepthHistory, m.history[i%MetricsHistory])
+	}
+}
+
+// waitStats computes the figures of one level from its histogram.
+func waitStats(h *[waitBuckets]int64, maxWait int64) WaitStats {
+	var st WaitStats
+	for _, c := range h {
+		st.Count += c
+	}
+	if st.Count == 0 {
+		return st
+	}
+	st.P50 = percentile(h, st.Count, 0.50, maxWait)
+	st.P95 = percentile(h, st.Count, 0.95, maxWait)
+	st.P99 = percentile(h, st.Count, 0.99, maxWait)
+	st.Max = time.Duration(maxWait)
+	return st
+}
+
+// percentile returns the upper bound of the bucket holding the q-quantile,
+// capped by the largest wait seen (a bucket's bound may exceed it).
+func percentile(h *[waitBuckets]int64, total int64, q float64, maxWait int64) time.Duration {
+	rank := int64(math.Ceil(q * float64(total)))
+	var cum int64
+	for i, c := range h {
+		cum += c
+		if cum >= rank {
+			return time.Duration(min(bucketUpper(i), maxWait))
+		}
+	}
+	return time.Duration(maxWait)
+}

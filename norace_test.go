@@ -1,0 +1,5 @@
+//go:build !race
+
+package eventbus
+
+const raceEnabled = false
