@@ -2,34 +2,77 @@ package eventbus
 
 import (
 	"math/rand/v2"
-	"strconv"
 	"sync/atomic"
 )
 
 // idSource makes event IDs: a random prefix drawn once per bus, a dash,
-// and a per-bus counter in base 36, such as "k3x9q2mf-1a". The counter
-// makes IDs unique within a bus however many goroutines publish at once;
-// the prefix makes a collision between two buses (in one process or
-// several) unlikely. Neither the clock nor fmt is involved: making an ID is
-// one atomic add and one small string allocation.
+// and a per-bus sequence number as 12 base-32 digits, such as
+// "k3x9q2mf-0000000001a7". The sequence number makes IDs unique within a
+// bus however many goroutines publish at once, and makes them sort in the
+// order they were taken; the prefix makes a collision between two buses
+// (in one process or several) unlikely. Neither the clock nor fmt is
+// involved.
+//
+// IDs are cut from blocks: one string holding idBlockSize consecutive IDs,
+// built by whichever publisher first needs it, so that the allocation is
+// shared by a block's worth of events. An ID keeps its block's string
+// alive; a block is under 3 KiB.
 type idSource struct {
-	prefix [9]byte // 8 base-32 digits and a dash
+	prefix [idPrefixLen]byte
 	n      atomic.Uint64
+	block  atomic.Pointer[idBlock]
 }
 
-const idDigits = "0123456789abcdefghijklmnopqrstuv"
+type idBlock struct {
+	first uint64 // sequence number of the block's first ID
+	ids   string // idBlockSize IDs of idLen bytes each, back to back
+}
+
+const (
+	idPrefixLen = 9  // 8 base-32 digits and a dash
+	idSeqLen    = 12 // base-32 digits of the sequence number (60 bits)
+	idLen       = idPrefixLen + idSeqLen
+	idBlockSize = 128
+	idDigits    = "0123456789abcdefghijklmnopqrstuv"
+)
 
 func (s *idSource) init() {
 	r := rand.Uint64()
-	for i := 0; i < 8; i++ {
+	for i := 0; i < idPrefixLen-1; i++ {
 		s.prefix[i] = idDigits[r&31]
 		r >>= 5
 	}
-	s.prefix[8] = '-'
+	s.prefix[idPrefixLen-1] = '-'
 }
 
+// next returns a new ID.
 func (s *idSource) next() string {
-	var buf [9 + 13]byte // 13 base-36 digits hold any uint64
-	copy(buf[:], s.prefix[:])
-	return string(strconv.AppendUint(buf[:9], s.n.Add(1), 36))
+	n := s.n.Add(1)
+	first := n - n%idBlockSize
+	b := s.block.Load()
+	if b == nil || b.first != first {
+		// The IDs of a block depend only on its first number, so two
+		// publishers that build the same block build equal strings: no
+		// coordination is needed beyond caching the newest one.
+		b = s.newBlock(first)
+		if cur := s.block.Load(); cur == nil || cur.first < first {
+			s.block.CompareAndSwap(cur, b)
+		}
+	}
+	i := int(n-first) * idLen
+	return b.ids[i : i+idLen]
+}
+
+func (s *idSource) newBlock(first uint64) *idBlock {
+	buf := make([]byte, idBlockSize*idLen)
+	for k := 0; k < idBlockSize; k++ {
+		id := buf[k*idLen : (k+1)*idLen]
+		copy(id, s.prefix[:])
+		v := first + uint64(k)
+		for d := idLen - 1; d >= idPrefixLen; d-- {
+			id[d] = idDigits[v&31]
+			v >>= 5
+		}
+	}
+	return &idBlock{first: first, ids: string(buf)}
 }

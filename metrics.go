@@ -202,8 +202,9 @@ func (b *EventBus) GetStats() map[string]interface{} {
 }
 
 // monotime returns the time since the package was loaded in nanoseconds,
-// from the monotonic clock.
-func monotime() int64 { return monotimeOf(time.Now()) }
+// from the monotonic clock. time.Since reads only the monotonic clock,
+// about half the cost of time.Now, which reads the wall clock too.
+func monotime() int64 { return int64(time.Since(clockBase)) }
 
 var clockBase = time.Now()
 
