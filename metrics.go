@@ -111,11 +111,12 @@ const MetricsHistory = 60
 // is 0.
 const defaultMetricsWindow = time.Second
 
-// dropCounts are the drop counters, by reason and by priority. Drops are
-// the exception, so plain shared atomics serve.
+// dropCounts are the drop counters, one per reason and priority, so that a
+// snapshot derives the totals by reason and by priority from the same
+// reads and they always agree. Drops are the exception, so plain shared
+// atomics serve.
 type dropCounts struct {
-	byReason [numDropReasons]atomic.Int64
-	byPrio   [numLevels]atomic.Int64
+	n [numDropReasons][numLevels]atomic.Int64
 	// evicted counts, per WaitIdle parity, dropped events that had been
 	// queued; WaitIdle counts them as finished.
 	evicted [2]atomic.Int64
@@ -139,17 +140,26 @@ func (d *dropCounts) record(p Priority, reason error) {
 	case errors.Is(reason, ErrInvalidPriority):
 		r = reasonInvalid
 	}
-	d.byReason[r].Add(1)
-	d.byPrio[p-1].Add(1)
+	d.n[r][p-1].Add(1)
 }
 
 func (d *dropCounts) snapshot() (c DropCounts, total int64) {
-	c.QueueFull = d.byReason[reasonQueueFull].Load()
-	c.Shutdown = d.byReason[reasonShutdown].Load()
-	c.Context = d.byReason[reasonContext].Load()
-	c.InvalidPriority = d.byReason[reasonInvalid].Load()
-	c.ByPriority = PriorityCounts{Low: d.byPrio[0].Load(), Medium: d.byPrio[1].Load(), High: d.byPrio[2].Load()}
-	return c, c.QueueFull + c.Shutdown + c.Context + c.InvalidPriority
+	var byReason [numDropReasons]int64
+	var byPrio [numLevels]int64
+	for r := range d.n {
+		for lv := range d.n[r] {
+			v := d.n[r][lv].Load()
+			byReason[r] += v
+			byPrio[lv] += v
+			total += v
+		}
+	}
+	c.QueueFull = byReason[reasonQueueFull]
+	c.Shutdown = byReason[reasonShutdown]
+	c.Context = byReason[reasonContext]
+	c.InvalidPriority = byReason[reasonInvalid]
+	c.ByPriority = PriorityCounts{Low: byPrio[0], Medium: byPrio[1], High: byPrio[2]}
+	return c, total
 }
 
 // Metrics returns a snapshot of the bus's figures. It takes the queue's
@@ -250,6 +260,16 @@ func (s *workerStats) begin(j *job, parked bool) int64 {
 	if parked || start == 0 {
 		start = monotime()
 	}
+	s.beginAt(j, start)
+	return start
+}
+
+// end records the end of an event that began at start.
+func (s *workerStats) end(start int64) { s.endAt(start, monotime()) }
+
+// beginAt and endAt do the recording for begin and end at given times, so
+// that tests can drive them with a clock of their own.
+func (s *workerStats) beginAt(j *job, start int64) {
 	if j.enqueued != 0 {
 		wait := start - j.enqueued
 		lv := j.prio - 1
@@ -259,12 +279,9 @@ func (s *workerStats) begin(j *job, parked bool) int64 {
 		}
 	}
 	s.busyWord.Store(s.busy - start - 1)
-	return start
 }
 
-// end records the end of an event that began at start.
-func (s *workerStats) end(start int64) {
-	now := monotime()
+func (s *workerStats) endAt(start, now int64) {
 	d := now - start
 	s.ema.add(float64(d))
 	s.busy += d
@@ -361,8 +378,11 @@ func (m *monitor) stop() {
 
 // sample closes a window: utilization per worker over it, and one depth
 // sample.
-func (m *monitor) sample() {
-	now := monotime()
+func (m *monitor) sample() { m.sampleAt(monotime(), time.Now()) }
+
+// sampleAt closes the window that ends at monotime now (wall is the same
+// moment on the wall clock, for the depth sample).
+func (m *monitor) sampleAt(now int64, wall time.Time) {
 	depth, _ := m.bus.q.counts()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -376,7 +396,7 @@ func (m *monitor) sample() {
 	}
 	m.prevT = now
 	m.history[m.nhist%MetricsHistory] = DepthSample{
-		Time:  time.Now(),
+		Time:  wall,
 		Depth: PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])},
 	}
 	m.nhist++
