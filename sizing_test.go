@@ -1,0 +1,868 @@
+package eventbus
+
+import (
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	sizingKiB = int64(1) << 10
+	sizingMiB = int64(1) << 20
+	sizingGiB = int64(1) << 30
+)
+
+// sizingFiles is an in-memory file system for the readFile probe: absolute
+// path to contents. Reading any other path fails with fs.ErrNotExist.
+type sizingFiles map[string]string
+
+func (m sizingFiles) readFile(name string) ([]byte, error) {
+	if s, ok := m[name]; ok {
+		return []byte(s), nil
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// sizingDirFiles is a readFile probe that reads the fixture tree under
+// root as if it were "/".
+func sizingDirFiles(root string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
+	}
+}
+
+// sizingEnv is an environment for the getenv probe.
+type sizingEnv map[string]string
+
+func (e sizingEnv) lookup(name string) (string, bool) {
+	v, ok := e[name]
+	return v, ok
+}
+
+// sizingMachine describes a fake machine for the probes. The zero value
+// has 4 CPUs, no CI variable, no Go memory limit and no readable file.
+type sizingMachine struct {
+	cpus       int
+	env        sizingEnv
+	files      sizingFiles
+	dir        string // a fixture tree under testdata/sizing; overrides files
+	goLimit    int64  // 0: none
+	goUsed     int64
+	goUsedFail bool
+}
+
+func (m sizingMachine) probes() sizingProbes {
+	cpus := m.cpus
+	if cpus == 0 {
+		cpus = 4
+	}
+	readFile := m.files.readFile
+	if m.dir != "" {
+		readFile = sizingDirFiles(filepath.Join("testdata", "sizing", m.dir))
+	}
+	goLimit := m.goLimit
+	if goLimit == 0 {
+		goLimit = math.MaxInt64
+	}
+	return sizingProbes{
+		cpus:       func() int { return cpus },
+		getenv:     m.env.lookup,
+		readFile:   readFile,
+		goMemLimit: func() int64 { return goLimit },
+		goMemUsed:  func() (int64, bool) { return m.goUsed, !m.goUsedFail },
+	}
+}
+
+// sizingV2Files returns a cgroup v2 machine whose process sits in /app with
+// the given memory.max and memory.current ("" leaves the file out), and
+// 16 GiB of RAM.
+func sizingV2Files(max, current string) sizingFiles {
+	f := sizingFiles{
+		"/proc/self/cgroup":    "0::/app\n",
+		"/proc/self/mountinfo": "30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+		"/proc/meminfo":        "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n",
+	}
+	if max != "" {
+		f["/sys/fs/cgroup/app/memory.max"] = max
+	}
+	if current != "" {
+		f["/sys/fs/cgroup/app/memory.current"] = current
+	}
+	return f
+}
+
+// sizingV1Files is sizingV2Files for a cgroup v1 memory hierarchy.
+func sizingV1Files(limit, usage string) sizingFiles {
+	f := sizingFiles{
+		"/proc/self/cgroup":    "5:memory:/app\n3:cpu,cpuacct:/app\n0::/\n",
+		"/proc/self/mountinfo": "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n",
+		"/proc/meminfo":        "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n",
+	}
+	if limit != "" {
+		f["/sys/fs/cgroup/memory/app/memory.limit_in_bytes"] = limit
+	}
+	if usage != "" {
+		f["/sys/fs/cgroup/memory/app/memory.usage_in_bytes"] = usage
+	}
+	return f
+}
+
+// sizingMeminfo returns a machine with only /proc/meminfo.
+func sizingMeminfo(totalKiB, availableKiB int64) sizingFiles {
+	return sizingFiles{"/proc/meminfo": "MemTotal: " + itoa64(totalKiB) + " kB\nMemFree: 1 kB\nMemAvailable: " + itoa64(availableKiB) + " kB\n"}
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// requireSaneSizing checks the guarantees DecideSizing documents, whatever
+// the input.
+func requireSaneSizing(t testing.TB, d SizingDecision) {
+	t.Helper()
+	require.Contains(t, []string{SizingProfileDefault, SizingProfileCI, SizingProfileLowMemory, SizingProfileHighPerformance}, d.Profile, "profile of %v", d)
+	require.GreaterOrEqual(t, d.CPUs, 1, "%v", d)
+	require.GreaterOrEqual(t, d.Workers, 1, "%v", d)
+	require.LessOrEqual(t, d.Workers, 32, "%v", d)
+	require.GreaterOrEqual(t, d.QueueSize, d.Workers, "%v", d)
+	require.Equal(t, d.CI, d.CIVariable != "", "%v", d)
+	require.GreaterOrEqual(t, d.MemoryLimit, int64(0), "%v", d)
+	require.NotEmpty(t, d.Reason, "%v", d)
+	if d.MemoryLimit == 0 {
+		require.Empty(t, d.MemoryLimitSource, "%v", d)
+		require.Zero(t, d.MemoryAvailable, "%v", d)
+		require.Zero(t, d.MemoryCap, "%v", d)
+		require.False(t, d.LowMemory, "%v", d)
+	} else {
+		require.Contains(t, []string{"cgroup2", "cgroup1", "go", "meminfo"}, d.MemoryLimitSource, "%v", d)
+		require.GreaterOrEqual(t, d.MemoryAvailable, int64(0), "%v", d)
+		require.LessOrEqual(t, d.MemoryAvailable, d.MemoryLimit, "%v", d)
+		require.Equal(t, d.MemoryLimit < 512*sizingMiB, d.LowMemory, "%v", d)
+		require.Equal(t, memoryCap(d.MemoryAvailable), d.MemoryCap, "%v", d)
+		require.LessOrEqual(t, d.Workers, d.MemoryCap, "%v", d)
+	}
+	if d.LowMemory {
+		require.Equal(t, SizingProfileLowMemory, d.Profile, "%v", d)
+	}
+}
+
+func TestSizingOptimalWorkers(t *testing.T) {
+	for _, tc := range []struct{ cpus, want int }{
+		{-3, 4}, {0, 4}, // not a CPU count; the floor applies
+		{1, 4}, {2, 5}, {3, 7}, {4, 10}, {5, 12}, {7, 17}, {8, 20},
+		{12, 30}, {13, 32}, {16, 32}, {64, 32}, {1 << 20, 32}, {math.MaxInt, 32},
+	} {
+		assert.Equal(t, tc.want, optimalWorkers(tc.cpus), "cpus=%d", tc.cpus)
+	}
+}
+
+func TestCalculateOptimalWorkersFollowsGOMAXPROCS(t *testing.T) {
+	assert.Equal(t, optimalWorkers(runtime.GOMAXPROCS(0)), CalculateOptimalWorkers())
+}
+
+func TestSizingProfilesByCPUCount(t *testing.T) {
+	lowMem := sizingV2Files("268435456\n", "0\n")      // 256 MiB, nothing used
+	bigMem := sizingV2Files("4294967296\n", "1048576") // 4 GiB
+	type want struct {
+		profile        string
+		workers, queue int
+	}
+	for _, tc := range []struct {
+		cpus                      int
+		none, ci, low, lowCI, big want
+	}{
+		{1, want{"default", 4, 40}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"default", 4, 40}},
+		{2, want{"default", 5, 50}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"default", 5, 50}},
+		{3, want{"default", 7, 70}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"default", 7, 70}},
+		{4, want{"default", 10, 100}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"default", 10, 100}},
+		{7, want{"default", 17, 170}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"default", 17, 170}},
+		{8, want{"high-performance", 32, 640}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"high-performance", 32, 640}},
+		{12, want{"high-performance", 32, 640}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"high-performance", 32, 640}},
+		{13, want{"high-performance", 32, 640}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"high-performance", 32, 640}},
+		{16, want{"high-performance", 32, 640}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"high-performance", 32, 640}},
+		{64, want{"high-performance", 32, 640}, want{"ci", 4, 20}, want{"low-memory", 2, 10}, want{"low-memory", 2, 10}, want{"high-performance", 32, 640}},
+	} {
+		ci := sizingEnv{"CI": "true"}
+		for _, c := range []struct {
+			name string
+			m    sizingMachine
+			want want
+		}{
+			{"no-limit", sizingMachine{cpus: tc.cpus}, tc.none},
+			{"ci", sizingMachine{cpus: tc.cpus, env: ci}, tc.ci},
+			{"low-memory", sizingMachine{cpus: tc.cpus, files: lowMem}, tc.low},
+			{"low-memory+ci", sizingMachine{cpus: tc.cpus, env: ci, files: lowMem}, tc.lowCI},
+			{"4GiB", sizingMachine{cpus: tc.cpus, files: bigMem}, tc.big},
+		} {
+			d := decideSizing(c.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, c.want.profile, d.Profile, "cpus=%d %s: %v", tc.cpus, c.name, d)
+			assert.Equal(t, c.want.workers, d.Workers, "cpus=%d %s: %v", tc.cpus, c.name, d)
+			assert.Equal(t, c.want.queue, d.QueueSize, "cpus=%d %s: %v", tc.cpus, c.name, d)
+			assert.Equal(t, tc.cpus, d.CPUs)
+		}
+	}
+}
+
+func TestSizingNonsenseCPUCountCountsAsOne(t *testing.T) {
+	for _, cpus := range []int{0, -1, math.MinInt} {
+		p := sizingMachine{}.probes()
+		p.cpus = func() int { return cpus }
+		d := decideSizing(p)
+		requireSaneSizing(t, d)
+		assert.Equal(t, 1, d.CPUs)
+		assert.Equal(t, 4, d.Workers)
+	}
+	p := sizingMachine{}.probes()
+	p.cpus = func() int { return math.MaxInt }
+	d := decideSizing(p)
+	requireSaneSizing(t, d)
+	assert.Equal(t, SizingProfileHighPerformance, d.Profile)
+	assert.Equal(t, 32, d.Workers)
+}
+
+func TestSizingCIDetection(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     sizingEnv
+		wantVar string // "" when not CI
+	}{
+		{"empty environment", sizingEnv{}, ""},
+		{"CI=true", sizingEnv{"CI": "true"}, "CI"},
+		{"CI=1", sizingEnv{"CI": "1"}, "CI"},
+		{"CI=TRUE", sizingEnv{"CI": "TRUE"}, "CI"},
+		{"CI=yes", sizingEnv{"CI": "yes"}, "CI"},
+		{"CI=woodpecker", sizingEnv{"CI": "woodpecker"}, "CI"},
+		{"CI=false", sizingEnv{"CI": "false"}, ""},
+		{"CI=False", sizingEnv{"CI": "False"}, ""},
+		{"CI=FALSE", sizingEnv{"CI": "FALSE"}, ""},
+		{"CI=0", sizingEnv{"CI": "0"}, ""},
+		{"CI empty", sizingEnv{"CI": ""}, ""},
+		{"CI spaces", sizingEnv{"CI": "   "}, ""},
+		{"CI padded false", sizingEnv{"CI": " false\n"}, ""},
+		{"CI=no", sizingEnv{"CI": "no"}, ""},
+		{"CI=off", sizingEnv{"CI": "OFF"}, ""},
+		{"CI=false does not hide GITHUB_ACTIONS", sizingEnv{"CI": "false", "GITHUB_ACTIONS": "true"}, "GITHUB_ACTIONS"},
+		{"CI named before GITHUB_ACTIONS", sizingEnv{"CI": "true", "GITHUB_ACTIONS": "true"}, "CI"},
+		{"GITLAB_CI", sizingEnv{"GITLAB_CI": "true"}, "GITLAB_CI"},
+		{"GITHUB_ACTIONS=false", sizingEnv{"GITHUB_ACTIONS": "false"}, ""},
+		{"JENKINS_URL", sizingEnv{"JENKINS_URL": "https://jenkins.example.com/"}, "JENKINS_URL"},
+		{"JENKINS_URL empty", sizingEnv{"JENKINS_URL": ""}, ""},
+		{"TF_BUILD=True", sizingEnv{"TF_BUILD": "True"}, "TF_BUILD"},
+		{"TEAMCITY_VERSION", sizingEnv{"TEAMCITY_VERSION": "2023.11.1 (build 147412)"}, "TEAMCITY_VERSION"},
+		{"BITBUCKET_BUILD_NUMBER", sizingEnv{"BITBUCKET_BUILD_NUMBER": "42"}, "BITBUCKET_BUILD_NUMBER"},
+		{"CODEBUILD_BUILD_ID", sizingEnv{"CODEBUILD_BUILD_ID": "proj:1234"}, "CODEBUILD_BUILD_ID"},
+		{"APPVEYOR=True", sizingEnv{"APPVEYOR": "True"}, "APPVEYOR"},
+		{"unrelated variables", sizingEnv{"HOME": "/root", "CONTINUOUS": "true", "MY_CI": "true"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ci, name := detectCI(tc.env.lookup)
+			assert.Equal(t, tc.wantVar != "", ci)
+			assert.Equal(t, tc.wantVar, name)
+
+			d := decideSizing(sizingMachine{cpus: 16, env: tc.env}.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.wantVar != "", d.CI)
+			assert.Equal(t, tc.wantVar, d.CIVariable)
+			if tc.wantVar != "" {
+				assert.Equal(t, SizingProfileCI, d.Profile)
+				assert.Equal(t, 4, d.Workers)
+				assert.Contains(t, d.Reason, tc.wantVar)
+			} else {
+				assert.Equal(t, SizingProfileHighPerformance, d.Profile)
+			}
+		})
+	}
+}
+
+func TestSizingEveryCIVariable(t *testing.T) {
+	for _, name := range []string{
+		"CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "JENKINS_URL", "TF_BUILD",
+		"TRAVIS", "TEAMCITY_VERSION", "BITBUCKET_BUILD_NUMBER", "DRONE", "APPVEYOR", "CODEBUILD_BUILD_ID",
+	} {
+		require.Contains(t, ciVariables, name)
+	}
+	for _, name := range ciVariables {
+		for _, v := range []string{"true", "1", "True", "anything"} {
+			ci, got := detectCI(sizingEnv{name: v}.lookup)
+			assert.True(t, ci, "%s=%q", name, v)
+			assert.Equal(t, name, got)
+		}
+		for _, v := range []string{"", "0", "false", "FALSE", "False", " no ", "off"} {
+			ci, got := detectCI(sizingEnv{name: v}.lookup)
+			assert.False(t, ci, "%s=%q", name, v)
+			assert.Empty(t, got)
+		}
+	}
+}
+
+func TestSizingLowMemoryFromEachSource(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		m             sizingMachine
+		wantLimit     int64
+		wantSource    string
+		wantAvailable int64
+		wantLow       bool
+	}{
+		{"cgroup v2", sizingMachine{files: sizingV2Files("268435456\n", "67108864\n")},
+			256 * sizingMiB, "cgroup2", 192 * sizingMiB, true},
+		{"cgroup v2 without memory.current", sizingMachine{files: sizingV2Files("268435456\n", "")},
+			256 * sizingMiB, "cgroup2", 256 * sizingMiB, true},
+		{"cgroup v2 max", sizingMachine{files: sizingV2Files("max\n", "67108864\n")},
+			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
+		{"cgroup v1", sizingMachine{files: sizingV1Files("314572800\n", "104857600\n")},
+			300 * sizingMiB, "cgroup1", 200 * sizingMiB, true},
+		{"cgroup v1 unlimited", sizingMachine{files: sizingV1Files("9223372036854771712\n", "104857600\n")},
+			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
+		{"cgroup v1 unlimited with 64KiB pages", sizingMachine{files: sizingV1Files("9223372036854710272\n", "1\n")},
+			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
+		{"Go memory limit", sizingMachine{goLimit: 300 * sizingMiB, goUsed: 100 * sizingMiB},
+			300 * sizingMiB, "go", 200 * sizingMiB, true},
+		{"Go memory limit, usage unknown", sizingMachine{goLimit: 300 * sizingMiB, goUsedFail: true},
+			300 * sizingMiB, "go", 300 * sizingMiB, true},
+		{"Go memory limit over-used", sizingMachine{goLimit: 300 * sizingMiB, goUsed: 400 * sizingMiB},
+			300 * sizingMiB, "go", 0, true},
+		{"Go memory limit of MaxInt64 is none", sizingMachine{goLimit: math.MaxInt64}, 0, "", 0, false},
+		{"negative Go memory limit is none", sizingMachine{goLimit: -1}, 0, "", 0, false},
+		{"RAM", sizingMachine{files: sizingMeminfo(400*1024, 100*1024)},
+			400 * sizingMiB, "meminfo", 100 * sizingMiB, true},
+		{"RAM, MemAvailable above MemTotal", sizingMachine{files: sizingMeminfo(400*1024, 800*1024)},
+			400 * sizingMiB, "meminfo", 400 * sizingMiB, true},
+		{"exactly 512MiB is not low", sizingMachine{files: sizingV2Files("536870912", "0")},
+			512 * sizingMiB, "cgroup2", 512 * sizingMiB, false},
+		{"one byte under 512MiB is low", sizingMachine{files: sizingV2Files("536870911", "0")},
+			512*sizingMiB - 1, "cgroup2", 512*sizingMiB - 1, true},
+		{"smallest source wins: Go limit under cgroup and RAM",
+			sizingMachine{files: sizingV2Files("1073741824", "0"), goLimit: 700 * sizingMiB, goUsed: 100 * sizingMiB},
+			700 * sizingMiB, "go", 600 * sizingMiB, false},
+		{"smallest source wins: cgroup under Go limit",
+			sizingMachine{files: sizingV2Files("104857600", "0"), goLimit: 700 * sizingMiB},
+			100 * sizingMiB, "cgroup2", 100 * sizingMiB, true},
+		{"nothing readable", sizingMachine{}, 0, "", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(tc.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.wantLimit, d.MemoryLimit, "%v", d)
+			assert.Equal(t, tc.wantSource, d.MemoryLimitSource, "%v", d)
+			assert.Equal(t, tc.wantAvailable, d.MemoryAvailable, "%v", d)
+			assert.Equal(t, tc.wantLow, d.LowMemory, "%v", d)
+			if tc.wantLow {
+				assert.Equal(t, SizingProfileLowMemory, d.Profile)
+				assert.LessOrEqual(t, d.Workers, 2)
+				assert.Equal(t, d.Workers*5, d.QueueSize)
+			}
+		})
+	}
+}
+
+func TestSizingProfilePrecedence(t *testing.T) {
+	low := sizingV2Files("268435456", "0")   // 256 MiB
+	high := sizingV2Files("4294967296", "0") // 4 GiB
+	ci := sizingEnv{"GITHUB_ACTIONS": "true"}
+	for _, tc := range []struct {
+		name        string
+		m           sizingMachine
+		wantProfile string
+		wantWorkers int
+		wantQueue   int
+		wantReason  []string
+	}{
+		{"low memory beats CI and high performance", sizingMachine{cpus: 16, env: ci, files: low},
+			SizingProfileLowMemory, 2, 10, []string{"under 512MiB", "CI also detected via GITHUB_ACTIONS", "low memory wins"}},
+		{"low memory beats high performance", sizingMachine{cpus: 16, files: low},
+			SizingProfileLowMemory, 2, 10, []string{"256.0MiB", "/sys/fs/cgroup/app/memory.max"}},
+		{"CI beats high performance", sizingMachine{cpus: 16, env: ci, files: high},
+			SizingProfileCI, 4, 20, []string{"CI detected via GITHUB_ACTIONS"}},
+		{"high performance without CI or low memory", sizingMachine{cpus: 8, files: high},
+			SizingProfileHighPerformance, 32, 640, []string{"8 CPUs"}},
+		{"CI with one CPU keeps the default floor capped at 4", sizingMachine{cpus: 1, env: ci},
+			SizingProfileCI, 4, 20, nil},
+		{"low memory with one CPU", sizingMachine{cpus: 1, files: low},
+			SizingProfileLowMemory, 2, 10, nil},
+		{"default below 8 CPUs", sizingMachine{cpus: 7, files: high},
+			SizingProfileDefault, 17, 170, []string{"7 CPUs", "2.5 workers per CPU"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(tc.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.wantProfile, d.Profile, "%v", d)
+			assert.Equal(t, tc.wantWorkers, d.Workers, "%v", d)
+			assert.Equal(t, tc.wantQueue, d.QueueSize, "%v", d)
+			for _, s := range tc.wantReason {
+				assert.Contains(t, d.Reason, s)
+			}
+		})
+	}
+}
+
+func TestSizingMemoryCapArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		available int64
+		want      int
+	}{
+		{math.MinInt64, 1},
+		{-1, 1},
+		{0, 1},
+		{1, 1},
+		{256*sizingKiB - 1, 1},
+		{256 * sizingKiB, 1},
+		{512*sizingKiB - 1, 1},
+		{512 * sizingKiB, 2},
+		{1 * sizingMiB, 4},
+		{8 * sizingMiB, 32},
+		{8*sizingMiB - 1, 31},
+		{16 * sizingGiB, MaxWorkers}, // 65536 workers' worth
+		{math.MaxInt64, MaxWorkers},
+	} {
+		assert.Equal(t, tc.want, memoryCap(tc.available), "available=%d", tc.available)
+	}
+}
+
+func TestSizingMemoryCapAppliesAfterTheProfile(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		m           sizingMachine
+		wantProfile string
+		wantCap     int
+		wantWorkers int
+		wantQueue   int
+		capped      bool
+	}{
+		{"default profile capped by 1MiB left under a 600MiB Go limit",
+			sizingMachine{cpus: 4, goLimit: 600 * sizingMiB, goUsed: 599 * sizingMiB},
+			SizingProfileDefault, 4, 4, 40, true},
+		{"high performance capped by 2MiB left in the cgroup",
+			sizingMachine{cpus: 16, files: sizingV2Files("1073741824", "1071644672")},
+			SizingProfileHighPerformance, 8, 8, 160, true},
+		{"CI capped to 1 when nothing is left",
+			sizingMachine{cpus: 2, env: sizingEnv{"CI": "1"}, files: sizingV2Files("1073741824", "2147483648")},
+			SizingProfileCI, 1, 1, 5, true},
+		{"low memory with usage above the limit still gets one worker",
+			sizingMachine{cpus: 2, goLimit: 100 * sizingMiB, goUsed: 200 * sizingMiB},
+			SizingProfileLowMemory, 1, 1, 5, true},
+		{"low memory with 300KiB left gets one worker",
+			sizingMachine{cpus: 2, files: sizingV1Files("104857600", "104550400")},
+			SizingProfileLowMemory, 1, 1, 5, true},
+		{"cap above the profile changes nothing",
+			sizingMachine{cpus: 4, files: sizingV2Files("1073741824", "0")},
+			SizingProfileDefault, 4096, 10, 100, false},
+		{"exactly the profile's workers is not a cap",
+			sizingMachine{cpus: 4, files: sizingV2Files("1073741824", itoa64(1073741824-10*256*sizingKiB))},
+			SizingProfileDefault, 10, 10, 100, false},
+		{"no limit, no cap", sizingMachine{cpus: 4}, SizingProfileDefault, 0, 10, 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(tc.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.wantProfile, d.Profile, "%v", d)
+			assert.Equal(t, tc.wantCap, d.MemoryCap, "%v", d)
+			assert.Equal(t, tc.wantWorkers, d.Workers, "%v", d)
+			assert.Equal(t, tc.wantQueue, d.QueueSize, "%v", d)
+			if tc.capped {
+				assert.Contains(t, d.Reason, "capped at")
+			} else {
+				assert.NotContains(t, d.Reason, "capped at")
+			}
+		})
+	}
+}
+
+func TestSizingCgroupFixtures(t *testing.T) {
+	for _, tc := range []struct {
+		dir           string
+		wantLimit     int64
+		wantSource    string
+		wantAvailable int64
+		wantProfile   string
+		wantWorkers   int
+		wantCap       int
+		wantWhere     string // in the reason, when the profile is low-memory
+	}{
+		// The process's own cgroup has a limit; its parent has "max".
+		{"v2", 256 * sizingMiB, "cgroup2", 192 * sizingMiB, SizingProfileLowMemory, 2, 768,
+			"/sys/fs/cgroup/system.slice/app.service/memory.max"},
+		// "max" at every level: the RAM is the limit.
+		{"v2-max", 16384000 * sizingKiB, "meminfo", 12000000 * sizingKiB, SizingProfileDefault, 10, 46875, ""},
+		// The parent's limit is smaller and almost used up.
+		{"v2-parent", 400 * sizingMiB, "cgroup2", 1 * sizingMiB, SizingProfileLowMemory, 2, 4,
+			"/sys/fs/cgroup/kubepods/burstable/pod1234/memory.max"},
+		// Neither /proc/self/cgroup nor mountinfo: the root path is used.
+		{"v2-root", 384 * sizingMiB, "cgroup2", 288 * sizingMiB, SizingProfileLowMemory, 2, 1152,
+			"/sys/fs/cgroup/memory.max"},
+		{"v1", 300 * sizingMiB, "cgroup1", 200 * sizingMiB, SizingProfileLowMemory, 2, 800,
+			"/sys/fs/cgroup/memory/process_api/530e23748b32b13fd8f47b89be0dce98/memory.limit_in_bytes"},
+		// The cgroup path is the root of the mount (no cgroup namespace).
+		{"v1-docker", 200 * sizingMiB, "cgroup1", 512 * sizingKiB, SizingProfileLowMemory, 2, 2,
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes"},
+		{"v1-unlimited", 2 * sizingGiB, "meminfo", 1 * sizingGiB, SizingProfileDefault, 10, 4096, ""},
+		{"missing", 0, "", 0, SizingProfileDefault, 10, 0, ""},
+		{"garbage", 0, "", 0, SizingProfileDefault, 10, 0, ""},
+		{"negative", 0, "", 0, SizingProfileDefault, 10, 0, ""},
+		{"whitespace", 256 * sizingMiB, "cgroup2", 255 * sizingMiB, SizingProfileLowMemory, 2, 1020,
+			"/sys/fs/cgroup/app/memory.max"},
+		{"meminfo-low", 384 * sizingMiB, "meminfo", 1 * sizingMiB, SizingProfileLowMemory, 2, 4,
+			"/proc/meminfo MemTotal"},
+		// No MemAvailable (kernels before 3.14): MemFree is used.
+		{"meminfo-old", 768 * sizingMiB, "meminfo", 256 * sizingMiB, SizingProfileDefault, 10, 1024, ""},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			d := decideSizing(sizingMachine{cpus: 4, dir: tc.dir}.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.wantLimit, d.MemoryLimit, "%v", d)
+			assert.Equal(t, tc.wantSource, d.MemoryLimitSource, "%v", d)
+			assert.Equal(t, tc.wantAvailable, d.MemoryAvailable, "%v", d)
+			assert.Equal(t, tc.wantProfile, d.Profile, "%v", d)
+			assert.Equal(t, tc.wantWorkers, d.Workers, "%v", d)
+			assert.Equal(t, tc.wantCap, d.MemoryCap, "%v", d)
+			if tc.wantWhere != "" {
+				assert.Contains(t, d.Reason, tc.wantWhere)
+			}
+		})
+	}
+}
+
+func TestSizingCgroupReadsStayUnderTheMount(t *testing.T) {
+	for _, tc := range []struct {
+		name, procCgroup, mountinfo string
+		wantFirst                   string // the first limit file read
+	}{
+		{"climbing path", "0::/../../../etc\n", "", "/sys/fs/cgroup/etc/memory.max"},
+		{"cgroup outside the mount root", "0::/elsewhere/x\n",
+			"30 22 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup/memory.max"},
+		{"escaped mount point", "0::/a\n",
+			"30 22 0:26 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n", "/sys/fs/my cgroup/a/memory.max"},
+		{"relative path ignored", "0::a/b\n", "", "/sys/fs/cgroup/memory.max"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var read []string
+			files := sizingFiles{"/proc/self/cgroup": tc.procCgroup, "/proc/self/mountinfo": tc.mountinfo}
+			p := sizingMachine{}.probes()
+			p.readFile = func(name string) ([]byte, error) {
+				mu.Lock()
+				read = append(read, name)
+				mu.Unlock()
+				return files.readFile(name)
+			}
+			d := decideSizing(p)
+			requireSaneSizing(t, d)
+			var limits []string
+			for _, name := range read {
+				switch {
+				case strings.HasPrefix(name, "/proc/"):
+				case strings.HasPrefix(name, "/sys/fs/"):
+					if strings.HasSuffix(name, "/memory.max") || strings.HasSuffix(name, "/memory.limit_in_bytes") {
+						limits = append(limits, name)
+					}
+				default:
+					t.Errorf("read %q, outside /proc and /sys/fs", name)
+				}
+				assert.NotContains(t, name, "..")
+			}
+			require.NotEmpty(t, limits)
+			assert.Equal(t, tc.wantFirst, limits[0])
+		})
+	}
+}
+
+func TestSizingParseCgroupLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		limit   int64
+		limited bool
+		err     bool
+	}{
+		{"max", 0, false, false},
+		{"max\n", 0, false, false},
+		{" max \n", 0, false, false},
+		{"268435456\n", 268435456, true, false},
+		{"  \t268435456 \n\n", 268435456, true, false},
+		{"1", 1, true, false},
+		{"4611686018427387903", 1<<62 - 1, true, false},
+		{"4611686018427387904", 0, false, false}, // 2^62: "unlimited"
+		{"9223372036854771712", 0, false, false}, // v1 unlimited, 4 KiB pages
+		{"9223372036854710272", 0, false, false}, // v1 unlimited, 64 KiB pages
+		{"9223372036854775807", 0, false, false},
+		{"18446744073709551615", 0, false, false}, // fits uint64: still unlimited
+		{"18446744073709551616", 0, false, true},  // beyond uint64
+		{"0", 0, false, true},
+		{"-1", 0, false, true},
+		{"-4096\n", 0, false, true},
+		{"", 0, false, true},
+		{"\n", 0, false, true},
+		{"MAX", 0, false, true},
+		{"0x10000000", 0, false, true},
+		{"1e9", 0, false, true},
+		{"12 34", 0, false, true},
+		{"+5", 0, false, true},
+		{"lots of memory\x00\xff", 0, false, true},
+	} {
+		limit, limited, err := parseCgroupLimit([]byte(tc.in))
+		assert.Equal(t, tc.limit, limit, "%q", tc.in)
+		assert.Equal(t, tc.limited, limited, "%q", tc.in)
+		assert.Equal(t, tc.err, err != nil, "%q: %v", tc.in, err)
+	}
+}
+
+func TestSizingParseCgroupUsage(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"0\n", 0, false},
+		{"67108864\n", 67108864, false},
+		{" 1048576\r\n", 1048576, false},
+		{"9223372036854775807", math.MaxInt64, false},
+		{"9223372036854775808", 0, true},
+		{"-1", 0, true},
+		{"", 0, true},
+		{"max", 0, true},
+		{"12.5", 0, true},
+	} {
+		got, err := parseCgroupUsage([]byte(tc.in))
+		assert.Equal(t, tc.want, got, "%q", tc.in)
+		assert.Equal(t, tc.err, err != nil, "%q: %v", tc.in, err)
+	}
+}
+
+func TestSizingParseMeminfo(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		in        string
+		ok        bool
+		total     int64
+		available int64
+	}{
+		{"typical", "MemTotal:       16384000 kB\nMemFree:         8000000 kB\nMemAvailable:   12000000 kB\n", true, 16384000 * 1024, 12000000 * 1024},
+		{"MemAvailable before MemFree", "MemTotal: 4 kB\nMemAvailable: 3 kB\nMemFree: 1 kB\n", true, 4096, 3072},
+		{"no MemAvailable: MemFree", "MemTotal: 4 kB\nMemFree: 1 kB\n", true, 4096, 1024},
+		{"neither", "MemTotal: 4 kB\n", true, 4096, -1},
+		{"no unit means bytes", "MemTotal: 4096\nMemAvailable: 100\n", true, 4096, 100},
+		{"unit in capitals", "MemTotal: 4 KB\n", true, 4096, -1},
+		{"white space and CRLF", "MemTotal:\t  16 kB  \r\n\n MemAvailable :  8 kB\n", true, 16384, 8192},
+		{"no MemTotal", "MemFree: 1 kB\nMemAvailable: 3 kB\n", false, 0, 0},
+		{"MemTotal zero", "MemTotal: 0 kB\n", false, 0, 0},
+		{"MemTotal negative", "MemTotal: -16384 kB\n", false, 0, 0},
+		{"MemTotal not a number", "MemTotal: banana kB\n", false, 0, 0},
+		{"wrong unit", "MemTotal: 12 MB\n", false, 0, 0},
+		{"too many fields", "MemTotal: 12 kB extra\n", false, 0, 0},
+		{"overflow in the multiplication", "MemTotal: 9223372036854775807 kB\n", false, 0, 0},
+		{"largest that fits", "MemTotal: 9007199254740991 kB\n", true, 9007199254740991 * 1024, -1},
+		{"negative MemAvailable is skipped", "MemTotal: 4 kB\nMemAvailable: -1 kB\nMemFree: 2 kB\n", true, 4096, 2048},
+		{"empty", "", false, 0, 0},
+		{"garbage", "::::\n\x00\xff\nMemTotal\n", false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, ok := parseMeminfo([]byte(tc.in))
+			require.Equal(t, tc.ok, ok)
+			if ok {
+				assert.Equal(t, tc.total, m.total)
+				assert.Equal(t, tc.available, m.available)
+			}
+		})
+	}
+}
+
+func TestSizingParseProcCgroup(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		v2, v1   string
+	}{
+		{"v2 only", "0::/user.slice/app.service\n", "/user.slice/app.service", ""},
+		{"v2 root", "0::/\n", "/", ""},
+		{"hybrid", "9:name=systemd:/\n4:memory:/process_api/530e\n1:cpu:/\n0::/\n", "/", "/process_api/530e"},
+		{"memory among controllers", "7:cpu,memory:/grp\n", "", "/grp"},
+		{"colon in the path", "0::/a:b\n", "/a:b", ""},
+		{"CRLF", "0::/app\r\n", "/app", ""},
+		{"first line wins", "0::/one\n0::/two\n3:memory:/m1\n4:memory:/m2\n", "/one", "/m1"},
+		{"relative paths are ignored", "0::app\n4:memory:grp\n", "", ""},
+		{"non-zero hierarchy with no controllers is not v2", "3::/x\n", "", ""},
+		{"memory-ish names do not count", "4:memory.x,memoryfoo:/x\n", "", ""},
+		{"empty", "", "", ""},
+		{"garbage", "\x00\xff::::\nnot a line\n:memory\n", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v2, v1 := parseProcCgroup([]byte(tc.in))
+			assert.Equal(t, tc.v2, v2)
+			assert.Equal(t, tc.v1, v1)
+		})
+	}
+}
+
+func TestSizingParseMountinfo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want []cgroupMount
+		err  bool
+	}{
+		{"v2", "30 22 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n",
+			[]cgroupMount{{v2: true, root: "/", point: "/sys/fs/cgroup"}}, false},
+		{"no optional fields", "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+			[]cgroupMount{{v2: true, root: "/", point: "/sys/fs/cgroup"}}, false},
+		{"several optional fields", "30 22 0:26 /a /b rw shared:4 master:1 propagate_from:2 - cgroup2 none rw\n",
+			[]cgroupMount{{v2: true, root: "/a", point: "/b"}}, false},
+		{"hybrid", "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
+			"32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n" +
+			"35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n" +
+			"41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+			[]cgroupMount{{root: "/", point: "/sys/fs/cgroup/memory"}, {v2: true, root: "/", point: "/sys/fs/cgroup/unified"}}, false},
+		{"docker root", "700 650 0:60 /docker/3f2a /sys/fs/cgroup/memory ro master:20 - cgroup cgroup rw,memory\n",
+			[]cgroupMount{{root: "/docker/3f2a", point: "/sys/fs/cgroup/memory"}}, false},
+		{"escapes", "1 1 0:1 /a\\040b /mnt/c\\011d\\134e rw - cgroup2 cgroup2 rw\n",
+			[]cgroupMount{{v2: true, root: "/a b", point: "/mnt/c\td\\e"}}, false},
+		{"bad escapes kept", "1 1 0:1 / /x\\7 rw - cgroup2 cgroup2 rw\n1 1 0:1 / /y\\777 rw - cgroup2 cgroup2 rw\n",
+			[]cgroupMount{{v2: true, root: "/", point: "/x\\7"}, {v2: true, root: "/", point: "/y\\777"}}, false},
+		{"no cgroup mounts", "22 1 0:20 / / rw - overlay overlay rw\n", nil, false},
+		{"short lines", "1 2 3\n - cgroup2\n1 2 3 4 5 6 - cgroup2\n", nil, false},
+		{"relative root", "1 2 3:4 relative /x - cgroup2 cgroup2 rw\n", nil, false},
+		{"empty", "", nil, true},
+		{"blank", " \n\n", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseMountinfo([]byte(tc.in))
+			assert.Equal(t, tc.err, err != nil, "%v", err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestSizingDecisionString(t *testing.T) {
+	d := SizingDecision{
+		Profile: SizingProfileLowMemory, CPUs: 2, CI: true, CIVariable: "GITHUB_ACTIONS",
+		MemoryLimit: 256 * sizingMiB, MemoryLimitSource: "cgroup2", MemoryAvailable: 1536 * sizingKiB,
+		LowMemory: true, MemoryCap: 6, Workers: 2, QueueSize: 10, Reason: "a reason",
+	}
+	assert.Equal(t, `workers=2 queue=10 profile=low-memory cpus=2 ci=GITHUB_ACTIONS mem_limit=256.0MiB mem_source=cgroup2 mem_available=1.5MiB low_memory=true mem_cap=6 reason="a reason"`, d.String())
+
+	d = SizingDecision{Profile: SizingProfileDefault, CPUs: 4, Workers: 10, QueueSize: 100}
+	assert.Equal(t, `workers=10 queue=100 profile=default cpus=4 ci=no mem_limit=none`, d.String())
+
+	d = decideSizing(sizingMachine{cpus: 16, files: sizingV2Files("4294967296", "0")}.probes())
+	s := d.String()
+	assert.True(t, strings.HasPrefix(s, "workers=32 queue=640 profile=high-performance cpus=16 ci=no mem_limit=4.0GiB mem_source=cgroup2"), s)
+	assert.NotContains(t, s, "\n")
+
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"}, {1023, "1023B"}, {1024, "1.0KiB"}, {300 * sizingKiB, "300.0KiB"},
+		{sizingMiB, "1.0MiB"}, {512*sizingMiB - 1, "512.0MiB"}, {sizingGiB, "1.0GiB"}, {math.MaxInt64, "8589934592.0GiB"},
+	} {
+		assert.Equal(t, tc.want, formatBytes(tc.n))
+	}
+}
+
+func TestSizingDecisionConfig(t *testing.T) {
+	def := DefaultConfig()
+	d := decideSizing(sizingMachine{cpus: 2, env: sizingEnv{"CI": "true"}}.probes())
+	c := d.Config()
+	assert.Equal(t, 4, c.Workers)
+	assert.Equal(t, 20, c.QueueSize)
+	// The other fields come from DefaultConfig.
+	assert.Equal(t, def.EnablePriority, c.EnablePriority)
+	assert.Equal(t, def.BackpressureMode, c.BackpressureMode)
+	assert.Equal(t, def.MonitoringEnabled, c.MonitoringEnabled)
+	assert.Equal(t, def.MetricsWindow, c.MetricsWindow)
+	assert.Equal(t, def.TimeoutDuration, c.TimeoutDuration)
+	assert.Equal(t, def.ShutdownTimeout, c.ShutdownTimeout)
+	assert.Equal(t, def.StarvationLimit, c.StarvationLimit)
+
+	zero := SizingDecision{}.Config()
+	assert.Equal(t, def.Workers, zero.Workers)
+	assert.Equal(t, def.QueueSize, zero.QueueSize)
+}
+
+// TestSizingRealProbes runs the probes of the machine the tests run on; the
+// results depend on it, so it only checks that they are sane.
+func TestSizingRealProbes(t *testing.T) {
+	p := realSizingProbes()
+	assert.GreaterOrEqual(t, p.cpus(), 1)
+	assert.Equal(t, runtime.GOMAXPROCS(0), p.cpus())
+	assert.Positive(t, p.goMemLimit(), "math.MaxInt64 when there is no limit")
+	used, ok := p.goMemUsed()
+	assert.True(t, ok)
+	assert.Positive(t, used)
+	m, found := probeMemory(p)
+	if found {
+		assert.Positive(t, m.limit)
+		assert.GreaterOrEqual(t, m.available, int64(0))
+		assert.LessOrEqual(t, m.available, m.limit)
+	}
+
+	d := DecideSizing()
+	requireSaneSizing(t, d)
+	t.Logf("this machine: %v", d)
+	assert.Equal(t, runtime.GOMAXPROCS(0), d.CPUs)
+
+	cfg := GetEnvironmentSpecificConfig()
+	assert.GreaterOrEqual(t, cfg.Workers, 1)
+	assert.LessOrEqual(t, cfg.Workers, 32)
+	b, err := NewEventBus(cfg)
+	require.NoError(t, err, "the config must be valid")
+	b.Shutdown()
+}
+
+func TestGetEnvironmentSpecificConfigInCI(t *testing.T) {
+	t.Setenv("CI", "true")
+	cfg := GetEnvironmentSpecificConfig()
+	d := DecideSizing()
+	requireSaneSizing(t, d)
+	assert.True(t, d.CI)
+	assert.Equal(t, "CI", d.CIVariable)
+	assert.Contains(t, []string{SizingProfileCI, SizingProfileLowMemory}, d.Profile)
+	assert.LessOrEqual(t, cfg.Workers, 4)
+	assert.Equal(t, cfg.Workers*5, cfg.QueueSize)
+	def := DefaultConfig()
+	assert.Equal(t, def.EnablePriority, cfg.EnablePriority)
+	assert.Equal(t, def.BackpressureMode, cfg.BackpressureMode)
+	assert.Equal(t, def.MonitoringEnabled, cfg.MonitoringEnabled)
+}
+
+func TestDecideSizingOutsideCI(t *testing.T) {
+	for _, name := range ciVariables {
+		t.Setenv(name, "false") // set and false: not CI
+	}
+	d := DecideSizing()
+	requireSaneSizing(t, d)
+	assert.False(t, d.CI)
+	assert.NotEqual(t, SizingProfileCI, d.Profile)
+}
+
+// TestSizingGarbageNeverPanics feeds random bytes to every file the probes
+// read.
+func TestSizingGarbageNeverPanics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("0123456789 \n\t:-/max kBMemTotalAvailable\\cgroup2memory,\x00\xff")
+	for i := 0; i < 500; i++ {
+		p := sizingMachine{cpus: rng.IntN(70) - 3}.probes()
+		p.readFile = func(name string) ([]byte, error) {
+			if rng.IntN(5) == 0 {
+				return nil, fs.ErrNotExist
+			}
+			b := make([]byte, rng.IntN(120))
+			for j := range b {
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+			if rng.IntN(3) == 0 {
+				b = []byte(itoa64(rng.Int64N(1<<40) - 1<<20))
+			}
+			return b, nil
+		}
+		p.goMemLimit = func() int64 { return rng.Int64() - math.MaxInt64/2 }
+		p.goMemUsed = func() (int64, bool) { return rng.Int64() - math.MaxInt64/2, rng.IntN(2) == 0 }
+		requireSaneSizing(t, decideSizing(p))
+	}
+}
