@@ -35,11 +35,14 @@ const (
 	// oldest.
 	DropLowPri
 
-	// Block drops nothing: the publisher waits for room, however long it
-	// takes, and Config.TimeoutDuration does not apply. Publish waits until
-	// there is room or the bus shuts down; PublishContext also gives up when
-	// its context is done. Waiting publishers are admitted by priority,
-	// first come first served among equals.
+	// Block makes the publisher wait for room, however long it takes; the
+	// policy itself drops nothing, and Config.TimeoutDuration does not
+	// apply. Publish waits until there is room or the bus shuts down;
+	// PublishContext also gives up when its context is done, and then its
+	// own event counts as dropped with the context's error. Waiting
+	// publishers are admitted by priority, first come first served among
+	// equals. The queue is shared by all levels, so under a flood of Low
+	// events a High publisher waits too, though it is admitted first.
 	//
 	// A handler that publishes to its own bus under Block can wait for room
 	// that only its own worker would make; if every worker does that at

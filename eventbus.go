@@ -123,8 +123,11 @@ func (b *EventBus) Config() Config {
 	return c
 }
 
-// priorityOf returns the priority of events of type t under the bus's
-// configuration.
+// PriorityOf returns the priority that Publish gives events of type t:
+// Config.Priorities, else DefaultPriority, or PriorityMedium for every type
+// when priorities are disabled.
+func (b *EventBus) PriorityOf(t EventType) Priority { return b.priorityOf(t) }
+
 func (b *EventBus) priorityOf(t EventType) Priority {
 	if !b.cfg.EnablePriority {
 		return PriorityMedium

@@ -207,10 +207,10 @@ func TestConfigIsCopied(t *testing.T) {
 	prios := map[EventType]Priority{"custom": PriorityHigh}
 	b := newBus(t, Config{Workers: 1, EnablePriority: true, Priorities: prios})
 	prios["custom"] = PriorityLow
-	assert.Equal(t, PriorityHigh, b.priorityOf("custom"))
+	assert.Equal(t, PriorityHigh, b.PriorityOf("custom"))
 	got := b.Config().Priorities
 	got["custom"] = PriorityLow
-	assert.Equal(t, PriorityHigh, b.priorityOf("custom"))
+	assert.Equal(t, PriorityHigh, b.PriorityOf("custom"))
 }
 
 func TestPanickingHandlersAreContained(t *testing.T) {

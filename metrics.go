@@ -34,6 +34,9 @@ type MetricsSnapshot struct {
 	EventsDropped int64 `json:"events_dropped"`
 	// EventsPending counts events queued or being handled.
 	EventsPending int64 `json:"events_pending"`
+	// PublishersWaiting is the number of publish calls waiting for room
+	// in a full queue now (under Block, or within TimeoutDuration).
+	PublishersWaiting int `json:"publishers_waiting"`
 	// HandlerPanics counts handler invocations that panicked or called
 	// runtime.Goexit.
 	HandlerPanics int64 `json:"handler_panics"`
@@ -51,7 +54,11 @@ type MetricsSnapshot struct {
 	// Wait is the time from publish to the start of handling, per priority.
 	Wait PriorityWaits `json:"wait"`
 	// WorkerUtilization is, per worker, the share of the last sampling
-	// window (Config.MetricsWindow) it spent handling events, 0 to 1.
+	// window (Config.MetricsWindow) it spent handling events, 0 to 1. An
+	// event still running counts up to the window's end, so a worker held
+	// by a stuck handler reads 1. Before the first window closes it covers
+	// the time since the bus started; once the bus has shut down and its
+	// workers have exited, it is 0.
 	WorkerUtilization []float64 `json:"worker_utilization"`
 	// QueueDepthHistory holds the queue depth sampled once per window, the
 	// oldest first, at most MetricsHistory samples.
@@ -177,7 +184,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	processed := b.pool.processed(-1) + b.unrouted.Load()
 	drops, dropped := b.drops.snapshot()
 	evicted := b.drops.evicted[0].Load() + b.drops.evicted[1].Load()
-	depth, admitted := b.q.counts()
+	depth, admitted, waiting := b.q.counts()
 	unrouted := b.unrouted.Load()
 
 	m.EventsProcessed = processed
@@ -186,6 +193,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m.EventsPublished = admitted + unrouted + (dropped - evicted)
 	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
 	m.HandlerPanics = b.pool.panics()
+	m.PublishersWaiting = waiting
 	m.QueueDepth = PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])}
 	if b.mon != nil {
 		b.mon.fill(&m)
@@ -370,6 +378,16 @@ func (m *monitor) run(ctx context.Context) {
 	}
 }
 
+// stopped reports whether the bus has shut down and its workers exited.
+func (m *monitor) stopped() bool {
+	select {
+	case <-m.bus.pool.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
 // stop ends the sampler and waits for it.
 func (m *monitor) stop() {
 	m.cancel()
@@ -383,7 +401,7 @@ func (m *monitor) sample() { m.sampleAt(monotime(), time.Now()) }
 // sampleAt closes the window that ends at monotime now (wall is the same
 // moment on the wall clock, for the depth sample).
 func (m *monitor) sampleAt(now int64, wall time.Time) {
-	depth, _ := m.bus.q.counts()
+	depth, _, _ := m.bus.q.counts()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	span := float64(now - m.prevT)
@@ -432,6 +450,19 @@ func (m *monitor) fill(s *MetricsSnapshot) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.WorkerUtilization = append([]float64(nil), m.util...)
+	switch {
+	case m.stopped():
+		clear(s.WorkerUtilization)
+	case m.nhist == 0:
+		// No window has closed yet: report the one in progress rather
+		// than zeros that read as an idle pool.
+		now := monotime()
+		if span := float64(now - m.prevT); span > 0 {
+			for i, w := range m.bus.pool.workers {
+				s.WorkerUtilization[i] = min(max(float64(w.stats.busyAt(now)-m.prevBusy[i])/span, 0), 1)
+			}
+		}
+	}
 	kept := min(m.nhist, MetricsHistory)
 	s.QueueDepthHistory = make([]DepthSample, 0, kept)
 	for i := m.nhist - kept; i < m.nhist; i++ {

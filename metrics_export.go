@@ -10,7 +10,7 @@ import (
 
 // String formats the snapshot as one line for a log, for example:
 //
-//	published=1200 processed=1150 dropped=50 (full=50) pending=0 panics=0 queue=0/0/0 of 50 wait.high.p99=1.02ms avg=210µs util=0.97
+//	published=1200 processed=1150 dropped=50 (full=50) pending=0 panics=0 queue(low/med/high)=0/0/0 of 50 wait.high.p99=1.02ms avg=210µs util=0.97
 //
 // The timing figures appear only with monitoring on.
 func (m MetricsSnapshot) String() string {
@@ -40,6 +40,9 @@ func (m MetricsSnapshot) String() string {
 	}
 	field("pending", m.EventsPending)
 	field("panics", m.HandlerPanics)
+	if m.PublishersWaiting > 0 {
+		field("waiting", int64(m.PublishersWaiting))
+	}
 	s.WriteString(" queue(low/med/high)=" + strconv.FormatInt(m.QueueDepth.Low, 10) + "/" +
 		strconv.FormatInt(m.QueueDepth.Medium, 10) + "/" + strconv.FormatInt(m.QueueDepth.High, 10) +
 		" of " + strconv.Itoa(m.QueueCapacity))
@@ -76,6 +79,14 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(time.Second)
 }
 
+// Expvar returns an expvar.Var whose String is the JSON of a fresh
+// snapshot of the bus's metrics. Put it in an expvar.Map of your own to
+// control the name and to replace it when a bus is replaced; PublishExpvar
+// does the common case.
+func (b *EventBus) Expvar() expvar.Var {
+	return expvar.Func(func() any { return b.Metrics() })
+}
+
 // ErrExpvarNameTaken is returned by PublishExpvar when another variable
 // already has the name.
 var ErrExpvarNameTaken = errors.New("eventbus: expvar name already taken")
@@ -83,9 +94,12 @@ var ErrExpvarNameTaken = errors.New("eventbus: expvar name already taken")
 // PublishExpvar makes the bus's metrics visible through the standard
 // library's expvar package under name, so that a program serving
 // /debug/vars shows them as JSON (the fields of MetricsSnapshot). Each read
-// takes a fresh snapshot. expvar has no way to remove a variable: after
-// Shutdown it keeps showing the final figures. A name that is already
-// published gives ErrExpvarNameTaken instead of expvar's panic.
+// takes a fresh snapshot. expvar has no way to remove a variable: the name
+// keeps the bus reachable and shows its final figures after Shutdown, and
+// it cannot be published again. A name that is already published gives
+// ErrExpvarNameTaken instead of expvar's panic. A program that creates
+// buses repeatedly (tests, reloads) should put Expvar into an expvar.Map
+// of its own instead.
 func (b *EventBus) PublishExpvar(name string) (err error) {
 	if expvar.Get(name) != nil {
 		return ErrExpvarNameTaken
@@ -96,6 +110,6 @@ func (b *EventBus) PublishExpvar(name string) (err error) {
 			err = ErrExpvarNameTaken
 		}
 	}()
-	expvar.Publish(name, expvar.Func(func() any { return b.Metrics() }))
+	expvar.Publish(name, b.Expvar())
 	return nil
 }

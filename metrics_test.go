@@ -261,3 +261,51 @@ func TestMetricsStringAndExpvar(t *testing.T) {
 	assert.EqualValues(t, 4, decoded.Published)
 	assert.EqualValues(t, 2, decoded.Drops.QueueFull)
 }
+
+func TestUtilizationBeforeTheFirstWindowAndAfterShutdown(t *testing.T) {
+	b, err := NewEventBus(Config{Workers: 2, MonitoringEnabled: true, MetricsWindow: time.Hour})
+	require.NoError(t, err)
+	release := holdWorker(t, b)
+	// No window has closed, yet the held worker already shows as busy.
+	require.Eventually(t, func() bool {
+		u := b.Metrics().WorkerUtilization
+		return max(u[0], u[1]) > 0.5
+	}, testTimeout, time.Millisecond)
+	release()
+	b.Shutdown()
+	assert.Equal(t, []float64{0, 0}, b.Metrics().WorkerUtilization, "a stopped pool is not busy")
+}
+
+func TestPublishersWaitingIsReported(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, QueueSize: 1, BackpressureMode: Block})
+	b.Subscribe(LogLine, func(Event) {})
+	release := holdWorker(t, b)
+	b.Publish(Event{Type: LogLine})
+	done := make(chan struct{})
+	go func() { b.Publish(Event{Type: LogLine}); close(done) }()
+	require.Eventually(t, func() bool { return b.Metrics().PublishersWaiting == 1 }, testTimeout, time.Millisecond)
+	assert.Contains(t, b.Metrics().String(), "waiting=1")
+	release()
+	receive(t, done)
+	waitIdle(t, b)
+	assert.Zero(t, b.Metrics().PublishersWaiting)
+}
+
+func TestExpvarInAMapOfOurOwn(t *testing.T) {
+	vars := new(expvar.Map).Init()
+	for i := 0; i < 2; i++ { // a replaced bus takes the same name
+		b, err := NewEventBus(Config{Workers: 1})
+		require.NoError(t, err)
+		b.Subscribe(LogLine, func(Event) {})
+		for j := 0; j <= i; j++ {
+			b.Publish(Event{Type: LogLine})
+		}
+		b.Shutdown()
+		vars.Set("bus", b.Expvar())
+		var got struct {
+			Processed int64 `json:"events_processed"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(vars.Get("bus").String()), &got))
+		assert.EqualValues(t, i+1, got.Processed)
+	}
+}

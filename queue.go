@@ -134,13 +134,13 @@ func (q *queue) admittedIn(p uint8) int64 {
 	return q.admitted[p]
 }
 
-// counts returns the number of queued jobs per level, Low first, and the
-// number of jobs ever queued.
-func (q *queue) counts() (depth [numLevels]int, admitted int64) {
+// counts returns the number of queued jobs per level, Low first, the
+// number of jobs ever queued, and the number of waiting publishers.
+func (q *queue) counts() (depth [numLevels]int, admitted int64, waiting int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i := range depth {
 		depth[i] = q.lv.depth(i)
 	}
-	return depth, q.admitted[0] + q.admitted[1]
+	return depth, q.admitted[0] + q.admitted[1], q.nwaiting
 }
