@@ -161,8 +161,8 @@ func (q *queue) put(ctx context.Context, j *job) admission {
 		q.mu.Unlock()
 		return admission{err: ErrEventBusShutdown}
 	}
-	if q.lv.size < q.capacity {
-		q.pushLocked(j)
+	if q.queued < q.capacity {
+		q.admitLocked(j)
 		q.mu.Unlock()
 		return admission{}
 	}
@@ -231,11 +231,11 @@ func (q *queue) applyPolicyLocked(j *job) admission {
 	victim := -1
 	switch q.policy {
 	case DropOldest:
-		victim = q.lv.oldest()
+		victim = q.oldestLocked()
 	case DropLowPri:
 		// The new event is the newest of its level, so it loses only to
 		// a strictly higher lowest level.
-		if low := q.lv.lowest(); low <= int(j.prio-1) {
+		if low := q.lowestLocked(); low <= int(j.prio-1) {
 			victim = low
 		}
 	}
@@ -244,8 +244,8 @@ func (q *queue) applyPolicyLocked(j *job) admission {
 	}
 	var a admission
 	a.evict = true
-	q.lv.popFrom(victim, &a.evicted)
-	q.pushLocked(j)
+	q.evictLocked(victim, &a.evicted)
+	q.admitLocked(j)
 	return a
 }
 
@@ -260,7 +260,7 @@ func (q *queue) handOffLocked() {
 		}
 		q.waiters[i].remove(w)
 		q.nwaiting--
-		q.pushLocked(&w.j)
+		q.admitLocked(&w.j)
 		w.j = job{}
 		w.state = admitted
 		w.ready <- struct{}{}

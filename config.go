@@ -71,6 +71,55 @@ type Config struct {
 	// error.
 	StarvationLimit int
 
+	// OrderingKey, when set, orders events by key: the events for which it
+	// returns the same non-empty key, at the same priority level, are
+	// handled one at a time in publish order, while events of different
+	// keys still run in parallel. It runs in the publisher's goroutine on
+	// every publish. Events of one key at different levels are not ordered
+	// with each other, so a process's High event is not held back behind
+	// its flood of Low log lines. Across keys, a level is served in the
+	// order its keys' next events became runnable. OrderByProcessID orders
+	// each process's events. Ordering costs no goroutine; a key costs
+	// memory only while it has events queued or running.
+	OrderingKey func(Event) string
+
+	// ReservedWorkers is the number of workers kept from Low events, with
+	// priorities enabled: at most Workers - ReservedWorkers workers run Low
+	// events at once, so a High or Medium event finds a worker even while
+	// every Low handler is stuck (Brummer's log handlers block when its
+	// TUI is slow). It costs Low events that share of the pool when only
+	// Low events are queued. 0 means the default: 1 when Workers >= 2,
+	// otherwise none; -1 means none. It must be less than Workers.
+	ReservedWorkers int
+
+	// HandlerTimeout, when positive, starts a watchdog that reports every
+	// handler call running longer than this to OnSlowHandler and counts it
+	// in Metrics. A call is reported between HandlerTimeout and 1.25 ×
+	// HandlerTimeout after it began. 0 means no watchdog. Negative is an
+	// error.
+	HandlerTimeout time.Duration
+
+	// OnSlowHandler is called, from the watchdog's goroutine, with the
+	// event whose handler has been running longer than HandlerTimeout and
+	// how long it had been running (a lower bound). A panic in it is
+	// recovered and ignored.
+	OnSlowHandler func(ev Event, running time.Duration)
+
+	// ReplaceStuckWorkers makes the watchdog start a fresh worker in place
+	// of one stuck in a handler past HandlerTimeout, so that the pool keeps
+	// its capacity. Go cannot stop the stuck goroutine: when its handler
+	// returns, it finishes its event (which counts as processed as usual)
+	// and exits instead of taking more. At most MaxStuckWorkers stuck
+	// workers are replaced at a time; past that, a stuck worker keeps its
+	// place and the pool runs with less capacity until one returns. So the
+	// goroutines of the bus never exceed Workers + MaxStuckWorkers plus its
+	// sampler and watchdog.
+	ReplaceStuckWorkers bool
+
+	// MaxStuckWorkers bounds the stuck workers replaced and not yet
+	// returned. 0 means Workers. Negative is an error.
+	MaxStuckWorkers int
+
 	// OnDrop, when set, is called exactly once for every event the bus
 	// drops, with the reason: ErrQueueFull (evicted or refused by the drop
 	// policy), ErrEventBusShutdown (published after shutdown, or still queued
@@ -149,6 +198,14 @@ func (c *Config) validate() error {
 		return configError("ShutdownTimeout", "is %v; it must not be negative", c.ShutdownTimeout)
 	case c.MetricsWindow < 0:
 		return configError("MetricsWindow", "is %v; it must not be negative", c.MetricsWindow)
+	case c.HandlerTimeout < 0:
+		return configError("HandlerTimeout", "is %v; it must not be negative", c.HandlerTimeout)
+	case c.MaxStuckWorkers < 0:
+		return configError("MaxStuckWorkers", "is %d; it must be 0 (default) or more", c.MaxStuckWorkers)
+	case c.ReservedWorkers < -1:
+		return configError("ReservedWorkers", "is %d; it must be -1 (none), 0 (default) or more", c.ReservedWorkers)
+	case c.ReservedWorkers > 0 && c.Workers > 0 && c.ReservedWorkers >= c.Workers:
+		return configError("ReservedWorkers", "is %d; it must be less than Workers (%d), or Low events could never run", c.ReservedWorkers, c.Workers)
 	case c.StarvationLimit < 0:
 		return configError("StarvationLimit", "is %d; it must be 0 (default) or more", c.StarvationLimit)
 	case !c.BackpressureMode.valid():
@@ -179,6 +236,19 @@ func (c Config) resolved() Config {
 	}
 	if c.StarvationLimit == 0 {
 		c.StarvationLimit = DefaultStarvationLimit
+	}
+	switch {
+	case !c.EnablePriority || c.ReservedWorkers == -1:
+		c.ReservedWorkers = 0 // without priorities there are no Low events
+	case c.ReservedWorkers == 0 && c.Workers >= 2:
+		c.ReservedWorkers = 1
+	case c.ReservedWorkers >= c.Workers:
+		// Only reachable with Workers left automatic: keep one worker for
+		// Low events.
+		c.ReservedWorkers = c.Workers - 1
+	}
+	if c.MaxStuckWorkers == 0 {
+		c.MaxStuckWorkers = c.Workers
 	}
 	if c.Priorities != nil {
 		own := make(map[EventType]Priority, len(c.Priorities))

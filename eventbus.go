@@ -67,7 +67,8 @@ type EventBus struct {
 	subs subscriberTable
 	pool pool
 	ids  idSource
-	mon  *monitor // nil when monitoring is off
+	mon  *monitor  // nil when monitoring is off
+	wd   *watchdog // nil without Config.HandlerTimeout
 
 	// unrouted counts events that had no handler when published: they are
 	// processed on the spot, without going through the queue.
@@ -102,14 +103,16 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	b.subs.init(b.priorityOf)
 	b.ids.init()
 	b.pool.stopped = make(chan struct{})
-	b.pool.workers = make([]*worker, cfg.Workers)
-	for i := range b.pool.workers {
-		b.pool.workers[i] = &worker{id: i}
+	for i := 0; i < cfg.Workers; i++ {
+		b.pool.add()
 	}
 	if cfg.MonitoringEnabled {
 		b.mon = newMonitor(b)
 	}
-	for _, w := range b.pool.workers {
+	if cfg.HandlerTimeout > 0 {
+		b.wd = newWatchdog(b)
+	}
+	for _, w := range b.pool.slots() {
 		b.startWorker(w, false)
 	}
 	return b, nil
@@ -249,6 +252,9 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		}
 	}
 	j := job{ev: ev, subs: subs, prio: p}
+	if b.cfg.OrderingKey != nil {
+		j.key = b.cfg.OrderingKey(ev)
+	}
 	if b.mon != nil {
 		// The wait a handler sees starts here; reuse the clock reading
 		// taken for the Timestamp when there was one.
@@ -369,6 +375,9 @@ func (b *EventBus) ShutdownContext(ctx context.Context) error {
 		b.q.close()
 		if b.mon != nil {
 			b.mon.stop()
+		}
+		if b.wd != nil {
+			b.wd.stop()
 		}
 	})
 	select {

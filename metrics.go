@@ -43,6 +43,14 @@ type MetricsSnapshot struct {
 
 	Drops DropCounts `json:"drops"`
 
+	// SlowHandlers counts the handler calls the watchdog reported as
+	// running longer than Config.HandlerTimeout; WorkersReplaced counts the
+	// workers it started in place of stuck ones, and StuckWorkers is the
+	// number of those stuck workers whose handler has not returned yet.
+	SlowHandlers    int64 `json:"slow_handlers"`
+	WorkersReplaced int64 `json:"workers_replaced"`
+	StuckWorkers    int   `json:"stuck_workers"`
+
 	// QueueDepth is the number of events queued now, per priority.
 	QueueDepth PriorityCounts `json:"queue_depth"`
 
@@ -176,7 +184,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m := MetricsSnapshot{
 		Time:              time.Now(),
 		MonitoringEnabled: b.mon != nil,
-		Workers:           len(b.pool.workers),
+		Workers:           b.cfg.Workers,
 		QueueCapacity:     b.cfg.QueueSize,
 	}
 	// Read the later stages first: an event moving along while we read is
@@ -193,6 +201,11 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m.EventsPublished = admitted + unrouted + (dropped - evicted)
 	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
 	m.HandlerPanics = b.pool.panics()
+	if b.wd != nil {
+		m.SlowHandlers = b.wd.slow.Load()
+		m.WorkersReplaced = b.wd.replaced.Load()
+		m.StuckWorkers = int(b.wd.stuck.Load())
+	}
 	m.PublishersWaiting = waiting
 	m.QueueDepth = PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])}
 	if b.mon != nil {
@@ -341,24 +354,20 @@ type monitor struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	util     []float64
-	prevBusy []int64
-	prevT    int64
-	history  [MetricsHistory]DepthSample
-	nhist    int // samples taken, of which the last MetricsHistory are kept
+	mu      sync.Mutex // guards the fields below and the workers' util and prevBusy
+	prevT   int64
+	history [MetricsHistory]DepthSample
+	nhist   int // samples taken, of which the last MetricsHistory are kept
 }
 
 func newMonitor(b *EventBus) *monitor {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitor{
-		bus:      b,
-		window:   b.cfg.MetricsWindow,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		util:     make([]float64, len(b.pool.workers)),
-		prevBusy: make([]int64, len(b.pool.workers)),
-		prevT:    monotime(),
+		bus:    b,
+		window: b.cfg.MetricsWindow,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		prevT:  monotime(),
 	}
 	go m.run(ctx)
 	return m
@@ -405,12 +414,12 @@ func (m *monitor) sampleAt(now int64, wall time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	span := float64(now - m.prevT)
-	for i, w := range m.bus.pool.workers {
+	for _, w := range m.bus.pool.slots() {
 		busy := w.stats.busyAt(now)
 		if span > 0 {
-			m.util[i] = min(max(float64(busy-m.prevBusy[i])/span, 0), 1)
+			w.util = share(busy-w.prevBusy, span)
 		}
-		m.prevBusy[i] = busy
+		w.prevBusy = busy
 	}
 	m.prevT = now
 	m.history[m.nhist%MetricsHistory] = DepthSample{
@@ -426,7 +435,8 @@ func (m *monitor) fill(s *MetricsSnapshot) {
 	var n int
 	var hist [numLevels][waitBuckets]int64
 	var maxWait [numLevels]int64
-	for _, w := range m.bus.pool.workers {
+	slots := m.bus.pool.slots()
+	for _, w := range slots {
 		if v, ok := w.stats.ema.value(); ok {
 			sum += v
 			n++
@@ -449,18 +459,22 @@ func (m *monitor) fill(s *MetricsSnapshot) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s.WorkerUtilization = append([]float64(nil), m.util...)
+	s.WorkerUtilization = make([]float64, len(slots))
 	switch {
 	case m.stopped():
-		clear(s.WorkerUtilization)
+		// A stopped pool is not busy, whatever its last window said.
 	case m.nhist == 0:
 		// No window has closed yet: report the one in progress rather
 		// than zeros that read as an idle pool.
 		now := monotime()
 		if span := float64(now - m.prevT); span > 0 {
-			for i, w := range m.bus.pool.workers {
-				s.WorkerUtilization[i] = min(max(float64(w.stats.busyAt(now)-m.prevBusy[i])/span, 0), 1)
+			for i, w := range slots {
+				s.WorkerUtilization[i] = share(w.stats.busyAt(now)-w.prevBusy, span)
 			}
+		}
+	default:
+		for i, w := range slots {
+			s.WorkerUtilization[i] = w.util
 		}
 	}
 	kept := min(m.nhist, MetricsHistory)
@@ -468,6 +482,11 @@ func (m *monitor) fill(s *MetricsSnapshot) {
 	for i := m.nhist - kept; i < m.nhist; i++ {
 		s.QueueDepthHistory = append(s.QueueDepthHistory, m.history[i%MetricsHistory])
 	}
+}
+
+// share returns busy/span clamped to 0..1.
+func share(busy int64, span float64) float64 {
+	return min(max(float64(busy)/span, 0), 1)
 }
 
 // waitStats computes the figures of one level from its histogram.

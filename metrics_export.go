@@ -40,6 +40,10 @@ func (m MetricsSnapshot) String() string {
 	}
 	field("pending", m.EventsPending)
 	field("panics", m.HandlerPanics)
+	if m.SlowHandlers > 0 {
+		field("slow", m.SlowHandlers)
+		field("stuck", int64(m.StuckWorkers))
+	}
 	if m.PublishersWaiting > 0 {
 		field("waiting", int64(m.PublishersWaiting))
 	}

@@ -3,6 +3,8 @@ package eventbus
 import (
 	"errors"
 	"runtime/debug"
+	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -15,33 +17,85 @@ var ErrHandlerExited = errors.New("eventbus: handler called runtime.Goexit")
 // goroutine currently running the slot and read by Metrics and WaitIdle,
 // so recording an event touches no shared cache line.
 type worker struct {
-	id  int
-	cur job // the event being handled
+	// cur is the event being handled. The worker writes it only inside
+	// queue.pop, under the queue's lock, so the watchdog can read it under
+	// that lock while the worker is stuck in a handler.
+	cur job
 	// curIdx is the index in cur.subs of the handler being run, so that a
 	// replacement can carry on after a handler called runtime.Goexit.
 	curIdx int
 	// running is the subscription whose handler this worker runs now, so
 	// that Subscription.Done can tell when a handler has stopped for good.
 	running atomic.Pointer[Subscription]
+	// calls is odd while the worker is inside a handler call; the watchdog
+	// reads it to find calls that last too long. Kept only with a watchdog.
+	calls atomic.Int64
+	// lowHeld is the sequence number of the Low job whose slot (see
+	// queue.lowCap) this worker holds, or 0. The worker and the watchdog
+	// take it with an atomic swap, so the slot is given back exactly once.
+	lowHeld atomic.Uint64
+	// detached is set by the watchdog when it replaced this worker: the
+	// goroutine finishes its event and then leaves the pool.
+	detached atomic.Bool
 	// done counts finished events per WaitIdle parity; their sum is the
 	// worker's share of EventsProcessed.
 	done   [2]atomic.Int64
 	panics atomic.Int64
 	stats  workerStats
-	_      [64]byte // keep the next worker's hot fields off this cache line
+
+	wd       watchState // the watchdog's view of this worker, owned by it
+	prevBusy int64      // busy time at the monitor's last sample, under monitor.mu
+	util     float64    // busy share of the monitor's last window, under monitor.mu
+
+	_ [64]byte // keep the next worker's hot fields off this cache line
 }
 
-// pool is the fixed set of workers. The workers slice never changes after
-// NewEventBus, so it is read without a lock.
+// pool is the set of worker slots. A slot's goroutine is replaced when a
+// handler calls runtime.Goexit (same slot) or when the watchdog declares it
+// stuck (new slot). The slot list and the counters of slots that left are
+// guarded by mu, which only readers of the figures (Metrics, WaitIdle,
+// Subscription.Done) and slot changes take: the workers never do.
 type pool struct {
-	workers []*worker
+	mu      sync.Mutex
+	workers []*worker // copy on write
+	retired struct {
+		done   [2]int64
+		panics int64
+	}
 	live    atomic.Int32  // goroutines running a worker slot
 	stopped chan struct{} // closed when the last worker goroutine exits
 }
 
+// slots returns the current slot list; the caller must not modify it.
+func (p *pool) slots() []*worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.workers
+}
+
+// add appends a new slot.
+func (p *pool) add() *worker {
+	w := new(worker)
+	p.mu.Lock()
+	p.workers = append(slices.Clip(p.workers), w)
+	p.mu.Unlock()
+	return w
+}
+
+// retire removes the slot of a worker that left the pool, keeping its
+// counts.
+func (p *pool) retire(w *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retired.done[0] += w.done[0].Load()
+	p.retired.done[1] += w.done[1].Load()
+	p.retired.panics += w.panics.Load()
+	p.workers = slices.DeleteFunc(slices.Clone(p.workers), func(x *worker) bool { return x == w })
+}
+
 // running reports whether some worker is running s's handler now.
 func (p *pool) running(s *Subscription) bool {
-	for _, w := range p.workers {
+	for _, w := range p.slots() {
 		if w.running.Load() == s {
 			return true
 		}
@@ -52,20 +106,24 @@ func (p *pool) running(s *Subscription) bool {
 // processed returns the events finished under WaitIdle parity par, or under
 // both parities when par is -1.
 func (p *pool) processed(par int) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var n int64
-	for _, w := range p.workers {
-		if par != 1 {
-			n += w.done[0].Load()
-		}
-		if par != 0 {
-			n += w.done[1].Load()
+	for i := 0; i < 2; i++ {
+		if par == -1 || par == i {
+			n += p.retired.done[i]
+			for _, w := range p.workers {
+				n += w.done[i].Load()
+			}
 		}
 	}
 	return n
 }
 
 func (p *pool) panics() int64 {
-	var n int64
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.retired.panics
 	for _, w := range p.workers {
 		n += w.panics.Load()
 	}
@@ -94,17 +152,40 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 			close(b.pool.stopped)
 		}
 	}()
+	var prev finished
 	if resume {
 		b.dispatch(w, w.curIdx+1, true)
+		prev = b.finishing(w)
 	}
-	for {
-		ok, parked := b.q.pop(&w.cur)
+	for !w.detached.Load() {
+		ok, parked := b.q.pop(&w.cur, prev)
 		if !ok {
-			break
+			exited = false
+			return
+		}
+		if w.cur.prio == PriorityLow {
+			w.lowHeld.Store(w.cur.seq)
 		}
 		b.dispatch(w, 0, parked)
+		prev = b.finishing(w)
 	}
+	// The watchdog replaced this worker while it was stuck: its Low slot
+	// went to the replacement already; give back its stream and leave.
+	b.q.release(prev)
+	b.pool.retire(w)
+	b.wd.workerLeft()
 	exited = false
+}
+
+// finishing describes w.cur, just handled, for the pop that follows. It
+// takes back the job's Low slot unless the watchdog has taken it already.
+func (b *EventBus) finishing(w *worker) finished {
+	return finished{
+		key:     w.cur.key,
+		prio:    w.cur.prio,
+		holdLow: w.cur.prio == PriorityLow && w.lowHeld.CompareAndSwap(w.cur.seq, 0),
+		valid:   true,
+	}
 }
 
 // dispatch runs the handlers of w.cur from index from on, then counts the
@@ -132,7 +213,6 @@ func (b *EventBus) dispatch(w *worker, from int, parked bool) {
 		w.stats.end(start)
 	}
 	w.done[j.epoch].Add(1)
-	*j = job{}
 	b.notifyIdle()
 }
 
@@ -146,8 +226,15 @@ func (b *EventBus) afterInvoke(w *worker, s *Subscription) {
 // invoke runs one handler and contains whatever it does: a panic is
 // recovered and reported; runtime.Goexit is reported and then let through.
 func (b *EventBus) invoke(w *worker, s *Subscription) {
+	watched := b.wd != nil
+	if watched {
+		w.calls.Add(1) // odd: inside a call
+	}
 	returned := false
 	defer func() {
+		if watched {
+			w.calls.Add(1)
+		}
 		if !returned {
 			b.handlerFailed(w, recover())
 		}

@@ -53,7 +53,7 @@ func DefaultPriority(t EventType) Priority {
 	return PriorityMedium
 }
 
-// levels holds the queued jobs, one FIFO ring per priority level, and
+// levels holds the runnable jobs, one FIFO ring per priority level, and
 // decides which job a free worker takes next. It is not safe for concurrent
 // use; the queue's mutex guards it.
 //
@@ -65,7 +65,6 @@ func DefaultPriority(t EventType) Priority {
 // over three rings does.
 type levels struct {
 	rings [numLevels]ring
-	size  int // jobs in all rings
 	seq   uint64
 	limit int
 	// passed[i] counts the dispatches from levels above i since level i
@@ -73,19 +72,42 @@ type levels struct {
 	passed [numLevels - 1]int
 }
 
-// push appends j to its level and stamps it with the queue's sequence
-// number, which orders jobs across levels for DropOldest.
-func (l *levels) push(j *job) {
+// lowLevel is the index of PriorityLow's ring.
+const lowLevel = 0
+
+// stamp gives j the queue's next sequence number, which orders jobs
+// across levels for DropOldest.
+func (l *levels) stamp(j *job) {
 	l.seq++
 	j.seq = l.seq
-	l.rings[j.prio-1].push(j)
-	l.size++
 }
 
-// popNextInto removes the job a free worker must take next into *dst. The
-// queue must not be empty.
-func (l *levels) popNextInto(dst *job) {
-	i := l.next()
+// push appends j to its level.
+func (l *levels) push(j *job) { l.rings[j.prio-1].push(j) }
+
+// next returns the index of the level a free worker must take from, or -1
+// when nothing it may take is runnable. lowAllowed is false while the
+// workers allowed to run Low events are all busy: the reserved ones only
+// take Medium and High events. A starving level is served first (Low before
+// Medium, as Low has waited through at least as many dispatches),
+// otherwise the highest non-empty one.
+func (l *levels) next(lowAllowed bool) int {
+	for i := 0; i < numLevels-1; i++ {
+		if l.passed[i] >= l.limit && l.rings[i].len() > 0 && (i != lowLevel || lowAllowed) {
+			return i
+		}
+	}
+	for i := numLevels - 1; i >= 0; i-- {
+		if l.rings[i].len() > 0 && (i != lowLevel || lowAllowed) {
+			return i
+		}
+	}
+	return -1
+}
+
+// popNextInto removes the head of level i, as chosen by next, into *dst
+// and updates the starvation counts.
+func (l *levels) popNextInto(i int, dst *job) {
 	for lower := 0; lower < i; lower++ {
 		if l.rings[lower].len() > 0 {
 			l.passed[lower]++
@@ -97,56 +119,12 @@ func (l *levels) popNextInto(dst *job) {
 	l.popFrom(i, dst)
 }
 
-// next returns the index of the level to serve: the lowest starving level
-// if any (Low before Medium, as Low has waited through at least as many
-// dispatches), otherwise the highest non-empty one.
-func (l *levels) next() int {
-	for i := 0; i < numLevels-1; i++ {
-		if l.passed[i] >= l.limit && l.rings[i].len() > 0 {
-			return i
-		}
-	}
-	for i := numLevels - 1; i > 0; i-- {
-		if l.rings[i].len() > 0 {
-			return i
-		}
-	}
-	return 0
-}
-
 func (l *levels) popFrom(i int, dst *job) {
 	l.rings[i].popInto(dst)
-	l.size--
 	if i < numLevels-1 && l.rings[i].len() == 0 {
 		l.passed[i] = 0
 	}
 }
 
-// lowest returns the index of the lowest non-empty level. The queue must
-// not be empty.
-func (l *levels) lowest() int {
-	for i := 0; i < numLevels; i++ {
-		if l.rings[i].len() > 0 {
-			return i
-		}
-	}
-	return numLevels - 1
-}
-
-// oldest returns the index of the level whose head was queued first. The
-// queue must not be empty.
-func (l *levels) oldest() int {
-	best := -1
-	for i := 0; i < numLevels; i++ {
-		if l.rings[i].len() == 0 {
-			continue
-		}
-		if best < 0 || l.rings[i].front().seq < l.rings[best].front().seq {
-			best = i
-		}
-	}
-	return best
-}
-
-// depth returns the number of queued jobs of one level.
+// depth returns the number of runnable jobs of one level.
 func (l *levels) depth(i int) int { return l.rings[i].len() }

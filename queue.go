@@ -9,6 +9,7 @@ import (
 type job struct {
 	ev   Event
 	subs []*Subscription // the handlers, fixed when the event was published
+	key  string          // Config.OrderingKey of the event; "" when unordered
 	// enqueued is the monotonic time of the publish in nanoseconds (see
 	// monotime), or 0 when monitoring is off.
 	enqueued int64
@@ -17,18 +18,38 @@ type job struct {
 	epoch    uint8 // WaitIdle generation parity; see EventBus.WaitIdle
 }
 
+// finished describes the job a worker has just finished, so that the next
+// pop can release what the job held: its stream and its Low slot.
+type finished struct {
+	key     string
+	prio    Priority
+	holdLow bool // counted in runningLow
+	valid   bool
+}
+
 // queue is the bounded, prioritised hand-over between publishers and
 // workers. One mutex guards it; every critical section is a few ring
 // operations long and never calls user code.
+//
+// Queued jobs are either runnable, in the rings of lv, or parked behind an
+// earlier job of their ordered stream, in lanes. capacity bounds the two
+// together.
 type queue struct {
 	mu       sync.Mutex
-	work     sync.Cond // signalled when a job is queued or the queue closes
+	work     sync.Cond // signalled when a job becomes runnable or the queue closes
 	lv       levels
+	lanes    lanes
+	queued   int // jobs runnable or parked
 	capacity int
 	policy   DropPolicy
 	timeout  time.Duration
 	waiters  [numLevels]waitList
 	nwaiting int
+	// runningLow counts the Low jobs that workers are running, which may
+	// not exceed lowCap: the workers beyond it are reserved for Medium and
+	// High events.
+	runningLow int
+	lowCap     int
 	// idle is the number of workers parked on work that no Signal has
 	// been sent for yet, so that a burst of pushes wakes each parked
 	// worker once instead of signalling the same one again and again.
@@ -45,45 +66,167 @@ func newQueue(cfg *Config) *queue {
 		capacity: cfg.QueueSize,
 		policy:   cfg.BackpressureMode,
 		timeout:  cfg.TimeoutDuration,
+		lowCap:   cfg.Workers - cfg.ReservedWorkers,
 	}
 	q.lv.limit = cfg.StarvationLimit
 	q.work.L = &q.mu
 	return q
 }
 
-// pushLocked queues *j and wakes a parked worker if there is one. The lock
-// must be held.
-func (q *queue) pushLocked(j *job) {
+// admitLocked queues a new job: runnable, or parked behind an earlier job
+// of its stream. The lock must be held and there must be room.
+func (q *queue) admitLocked(j *job) {
 	j.epoch = q.epoch
 	q.admitted[q.epoch]++
+	q.queued++
+	q.lv.stamp(j)
+	if j.key != "" && q.lanes.park(j) {
+		return
+	}
+	q.runnableLocked(j)
+}
+
+// runnableLocked puts j in its ring and wakes a parked worker that may take
+// it. The lock must be held.
+func (q *queue) runnableLocked(j *job) {
 	q.lv.push(j)
-	if q.idle > 0 {
+	if q.idle > 0 && (j.prio != PriorityLow || q.runningLow < q.lowCap) {
 		q.idle--
 		q.work.Signal()
 	}
 }
 
-// pop waits for a job and moves it into *dst. It returns ok false once
-// the queue is closed and empty: the worker must then exit. parked says
-// whether the worker had to wait for the job. The slot it frees goes
-// straight to the highest-priority waiting publisher, if any.
-func (q *queue) pop(dst *job) (ok, parked bool) {
+// pop releases what the worker's previous job held, then waits for a job
+// the worker may run and moves it into *dst. It returns ok false once the
+// queue is closed and empty: the worker must then exit. parked says
+// whether the worker had to wait. The slot it frees goes straight to the
+// highest-priority waiting publisher, if any.
+func (q *queue) pop(dst *job, prev finished) (ok, parked bool) {
 	q.mu.Lock()
-	for q.lv.size == 0 {
-		if q.closed {
+	q.finishLocked(prev)
+	var i int
+	for {
+		if i = q.lv.next(q.runningLow < q.lowCap); i >= 0 {
+			break
+		}
+		if q.closed && q.queued == 0 {
+			// Workers may be parked although the queue was not empty
+			// (Low events waiting for a Low slot): wake them all to exit.
+			q.idle = 0
+			q.work.Broadcast()
 			q.mu.Unlock()
 			return false, parked
+		}
+		if !parked {
+			*dst = job{} // hold no reference to an old event while idle
 		}
 		q.idle++
 		parked = true
 		q.work.Wait()
 	}
-	q.lv.popNextInto(dst)
+	q.lv.popNextInto(i, dst)
+	q.queued--
+	if dst.prio == PriorityLow {
+		q.runningLow++
+	}
 	if q.nwaiting > 0 {
 		q.handOffLocked()
 	}
+	// More may be runnable than this worker takes: a released stream or
+	// Low slot can make work for a worker that is parked.
+	if q.idle > 0 && q.lv.next(q.runningLow < q.lowCap) >= 0 {
+		q.idle--
+		q.work.Signal()
+	}
 	q.mu.Unlock()
 	return true, parked
+}
+
+// finishLocked releases the Low slot and the stream of a finished job.
+func (q *queue) finishLocked(prev finished) {
+	if !prev.valid {
+		return
+	}
+	if prev.holdLow {
+		q.runningLow--
+	}
+	if prev.key != "" {
+		q.releaseStreamLocked(&job{key: prev.key, prio: prev.prio})
+	}
+}
+
+// releaseStreamLocked makes the next parked job of j's stream runnable, or
+// forgets the stream.
+func (q *queue) releaseStreamLocked(j *job) {
+	var next job
+	if q.lanes.release(j, &next) {
+		q.runnableLocked(&next)
+	}
+}
+
+// release returns what a worker that leaves the pool was holding: its Low
+// slot and, when the job is done, its stream. A worker declared stuck gives
+// its Low slot back at once, so that its replacement may run Low events,
+// and its stream only when its handler returns.
+func (q *queue) release(prev finished) {
+	q.mu.Lock()
+	q.finishLocked(prev)
+	// The freed slot or stream may make work runnable for parked workers.
+	if q.idle > 0 && q.lv.next(q.runningLow < q.lowCap) >= 0 {
+		q.idle--
+		q.work.Signal()
+	}
+	q.mu.Unlock()
+}
+
+// evictLocked removes the next-in-line job of level i into *dst: the head
+// of its ring or, when nothing of the level is runnable, its oldest parked
+// job. The level must hold a job. A runnable job's stream moves on to its
+// next event, so a drop never stalls a key.
+func (q *queue) evictLocked(i int, dst *job) {
+	q.queued--
+	if q.lv.depth(i) > 0 {
+		q.lv.popFrom(i, dst)
+		if dst.key != "" {
+			q.releaseStreamLocked(dst)
+		}
+		return
+	}
+	q.lanes.oldestParked(i, dst)
+}
+
+// depthLocked returns the jobs queued at level i, runnable or parked.
+func (q *queue) depthLocked(i int) int { return q.lv.depth(i) + q.lanes.parked[i] }
+
+// oldestLocked returns the level whose next-in-line job was queued first.
+// The queue must not be empty.
+func (q *queue) oldestLocked() int {
+	best, bestSeq := -1, uint64(0)
+	for i := 0; i < numLevels; i++ {
+		var seq uint64
+		if q.lv.depth(i) > 0 {
+			seq = q.lv.rings[i].front().seq
+		} else if s, ok := q.lanes.oldestParkedSeq(i); ok {
+			seq = s
+		} else {
+			continue
+		}
+		if best < 0 || seq < bestSeq {
+			best, bestSeq = i, seq
+		}
+	}
+	return best
+}
+
+// lowestLocked returns the lowest level that holds a job. The queue must
+// not be empty.
+func (q *queue) lowestLocked() int {
+	for i := 0; i < numLevels; i++ {
+		if q.depthLocked(i) > 0 {
+			return i
+		}
+	}
+	return numLevels - 1
 }
 
 // close stops intake: later puts fail with ErrEventBusShutdown, waiting
@@ -103,10 +246,18 @@ func (q *queue) close() {
 func (q *queue) removeAll() []job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]job, q.lv.size)
-	for i := range out {
-		q.lv.popFrom(q.lv.oldest(), &out[i])
+	out := make([]job, 0, q.queued)
+	for i := 0; i < numLevels; i++ {
+		for q.lv.depth(i) > 0 {
+			var j job
+			q.lv.popFrom(i, &j)
+			out = append(out, j)
+		}
 	}
+	out = q.lanes.removeAll(out)
+	q.queued = 0
+	q.idle = 0
+	q.work.Broadcast() // parked workers exit now that nothing is left
 	return out
 }
 
@@ -140,7 +291,7 @@ func (q *queue) counts() (depth [numLevels]int, admitted int64, waiting int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i := range depth {
-		depth[i] = q.lv.depth(i)
+		depth[i] = q.depthLocked(i)
 	}
 	return depth, q.admitted[0] + q.admitted[1], q.nwaiting
 }

@@ -1,0 +1,131 @@
+package eventbus
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// watchdog finds handler calls that run longer than Config.HandlerTimeout.
+// Go cannot stop a goroutine, so it reports them and, with
+// Config.ReplaceStuckWorkers, starts a fresh worker in the stuck one's place
+// so that the pool keeps its capacity. It reads only a per-worker call
+// counter on each tick: the workers pay one uncontended atomic add per call
+// for it and read no clock.
+type watchdog struct {
+	bus     *EventBus
+	timeout int64 // nanoseconds
+	tick    time.Duration
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	slow     atomic.Int64 // calls reported slow
+	replaced atomic.Int64 // workers started in place of stuck ones
+	stuck    atomic.Int32 // replaced workers whose handler has not returned yet
+}
+
+// watchState is the watchdog's view of one worker, touched only by the
+// watchdog goroutine.
+type watchState struct {
+	calls    int64 // the worker's call counter when last looked at
+	since    int64 // monotime when the current call was first seen
+	reported bool  // the current call was reported
+}
+
+func newWatchdog(b *EventBus) *watchdog {
+	ctx, cancel := context.WithCancel(context.Background())
+	wd := &watchdog{
+		bus:     b,
+		timeout: int64(b.cfg.HandlerTimeout),
+		tick:    max(b.cfg.HandlerTimeout/4, time.Millisecond),
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	go wd.run(ctx)
+	return wd
+}
+
+func (wd *watchdog) run(ctx context.Context) {
+	defer close(wd.done)
+	t := time.NewTicker(wd.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			wd.check(monotime())
+		}
+	}
+}
+
+// stop ends the watchdog and waits for it.
+func (wd *watchdog) stop() {
+	wd.cancel()
+	<-wd.done
+}
+
+// check looks at every worker once. A call is timed from the first tick
+// that sees it, so it is reported between HandlerTimeout and HandlerTimeout
+// plus one tick (a quarter of the timeout) after it began, and the running
+// time reported is a lower bound.
+func (wd *watchdog) check(now int64) {
+	for _, w := range wd.bus.pool.slots() {
+		st := &w.wd
+		c := w.calls.Load()
+		switch {
+		case w.detached.Load():
+		case c&1 == 0: // between calls
+			st.calls = c
+		case c != st.calls: // a call the watchdog has not seen before
+			*st = watchState{calls: c, since: now}
+		case !st.reported && now-st.since >= wd.timeout:
+			st.reported = true
+			wd.report(w, c, time.Duration(now-st.since))
+		}
+	}
+}
+
+// report passes a slow call to Config.OnSlowHandler and, if allowed,
+// replaces its worker.
+func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
+	b := wd.bus
+	q := b.q
+	q.mu.Lock()
+	if w.calls.Load() != call {
+		q.mu.Unlock() // it returned meanwhile
+		return
+	}
+	ev := w.cur.ev // the worker writes cur only under q.mu
+	replace := b.cfg.ReplaceStuckWorkers && !q.closed && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
+	freeLow := false
+	if replace {
+		w.detached.Store(true)
+		freeLow = w.cur.prio == PriorityLow && w.lowHeld.CompareAndSwap(w.cur.seq, 0)
+	}
+	q.mu.Unlock()
+
+	wd.slow.Add(1)
+	if replace {
+		wd.stuck.Add(1)
+		wd.replaced.Add(1)
+		if freeLow {
+			q.release(finished{prio: PriorityLow, holdLow: true, valid: true})
+		}
+		b.startWorker(b.pool.add(), false)
+	}
+	if b.cfg.OnSlowHandler != nil {
+		func() {
+			defer func() { _ = recover() }() // a failing hook must not stop the watchdog
+			b.cfg.OnSlowHandler(ev, running)
+		}()
+	}
+}
+
+// workerLeft records that a replaced worker's handler returned and its
+// goroutine left the pool.
+func (wd *watchdog) workerLeft() {
+	if wd != nil {
+		wd.stuck.Add(-1)
+	}
+}
