@@ -62,13 +62,15 @@ type Handler func(event Event)
 // type, on a fixed pool of worker goroutines. Create one with NewEventBus
 // and stop it with Shutdown or ShutdownContext.
 type EventBus struct {
-	cfg  Config // resolved: no automatic values left
-	q    *queue
-	subs subscriberTable
-	pool pool
-	ids  idSource
-	mon  *monitor  // nil when monitoring is off
-	wd   *watchdog // nil without Config.HandlerTimeout
+	cfg   Config // resolved: no automatic values left
+	q     *queue
+	subs  subscriberTable
+	pool  pool
+	ids   idSource
+	mon   *monitor  // nil when monitoring is off
+	wd    *watchdog // nil without Config.HandlerTimeout
+	sc    *scaler   // nil for a static pool
+	sizer sizer
 
 	// unrouted counts events that had no handler when published: they are
 	// processed on the spot, without going through the queue.
@@ -106,6 +108,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	for i := 0; i < cfg.Workers; i++ {
 		b.pool.add()
 	}
+	b.sizer.size = cfg.Workers
 	if cfg.MonitoringEnabled {
 		b.mon = newMonitor(b)
 	}
@@ -114,6 +117,9 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	}
 	for _, w := range b.pool.slots() {
 		b.startWorker(w, false)
+	}
+	if cfg.MaxWorkers > 0 {
+		b.sc = newScaler(b)
 	}
 	return b, nil
 }
@@ -371,7 +377,14 @@ func (b *EventBus) Shutdown() {
 // first wait for the workers in the same way.
 func (b *EventBus) ShutdownContext(ctx context.Context) error {
 	b.shutdownOnce.Do(func() {
+		// Resize checks closing under the sizer's lock: once this store is
+		// made under it, no worker is added any more.
+		b.sizer.mu.Lock()
 		b.closing.Store(true)
+		b.sizer.mu.Unlock()
+		if b.sc != nil {
+			b.sc.stop()
+		}
 		b.q.close()
 		if b.mon != nil {
 			b.mon.stop()

@@ -157,7 +157,7 @@ func TestNewEventBusRejectsBadConfig(t *testing.T) {
 		cfg   Config
 	}{
 		{"Workers", Config{Workers: -1}},
-		{"Workers", Config{Workers: MaxWorkers + 1}},
+		{"Workers", Config{Workers: WorkerLimit + 1}},
 		{"QueueSize", Config{QueueSize: -5}},
 		{"TimeoutDuration", Config{TimeoutDuration: -time.Second}},
 		{"ShutdownTimeout", Config{ShutdownTimeout: -1}},

@@ -22,8 +22,17 @@ import (
 type MetricsSnapshot struct {
 	Time              time.Time `json:"time"`
 	MonitoringEnabled bool      `json:"monitoring_enabled"`
-	Workers           int       `json:"workers"`
-	QueueCapacity     int       `json:"queue_capacity"`
+	// Workers is the pool's size now: the workers that take events (a
+	// dynamic pool's current size; a stuck worker that was replaced no
+	// longer counts).
+	Workers int `json:"workers"`
+	// ScaleUps and ScaleDowns count the changes of the pool's size, by the
+	// scaler of a dynamic pool or by Resize; Resizes lists the latest ones,
+	// the oldest first.
+	ScaleUps      int64         `json:"scale_ups"`
+	ScaleDowns    int64         `json:"scale_downs"`
+	Resizes       []ResizeEvent `json:"resizes"`
+	QueueCapacity int           `json:"queue_capacity"`
 
 	// EventsPublished counts every event handed to a publish call.
 	EventsPublished int64 `json:"events_published"`
@@ -184,7 +193,6 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m := MetricsSnapshot{
 		Time:              time.Now(),
 		MonitoringEnabled: b.mon != nil,
-		Workers:           b.cfg.Workers,
 		QueueCapacity:     b.cfg.QueueSize,
 	}
 	// Read the later stages first: an event moving along while we read is
@@ -201,6 +209,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m.EventsPublished = admitted + unrouted + (dropped - evicted)
 	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
 	m.HandlerPanics = b.pool.panics()
+	b.sizer.fill(&m)
 	if b.wd != nil {
 		m.SlowHandlers = b.wd.slow.Load()
 		m.WorkersReplaced = b.wd.replaced.Load()

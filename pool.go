@@ -44,6 +44,7 @@ type worker struct {
 	stats  workerStats
 
 	wd       watchState // the watchdog's view of this worker, owned by it
+	scale    scaleState // the scaler's view of this worker, owned by it
 	prevBusy int64      // busy time at the monitor's last sample, under monitor.mu
 	util     float64    // busy share of the monitor's last window, under monitor.mu
 
@@ -62,8 +63,46 @@ type pool struct {
 		done   [2]int64
 		panics int64
 	}
-	live    atomic.Int32  // goroutines running a worker slot
+	// live counts the goroutines running a worker slot; it changes under
+	// mu, so that no worker starts after the last one has stopped the pool.
+	live    atomic.Int32
 	stopped chan struct{} // closed when the last worker goroutine exits
+}
+
+// enter counts a new worker goroutine, unless the pool has stopped.
+func (p *pool) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.stopped:
+		return false
+	default:
+	}
+	p.live.Add(1)
+	return true
+}
+
+// leave uncounts a worker goroutine; the last one out stops the pool. Only
+// a shutdown lets the count reach zero: a worker that is replaced counts
+// its replacement in before it leaves, and resizing never goes below one.
+func (p *pool) leave() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live.Add(-1) == 0 {
+		close(p.stopped)
+	}
+}
+
+// size returns the number of slots that take work: not replaced while
+// stuck, and not leaving.
+func (p *pool) size() int {
+	n := 0
+	for _, w := range p.slots() {
+		if !w.detached.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // slots returns the current slot list; the caller must not modify it.
@@ -132,10 +171,25 @@ func (p *pool) panics() int64 {
 
 // startWorker runs slot w on a new goroutine. resume means the slot's
 // previous goroutine ended inside a handler of w.cur, which the new one
-// must finish first.
-func (b *EventBus) startWorker(w *worker, resume bool) {
-	b.pool.live.Add(1)
+// must finish first. It reports false, starting nothing, once the pool has
+// stopped.
+func (b *EventBus) startWorker(w *worker, resume bool) bool {
+	if !b.pool.enter() {
+		return false
+	}
 	go b.runWorker(w, resume)
+	return true
+}
+
+// addWorker starts a worker in a new slot, unless the pool has stopped.
+func (b *EventBus) addWorker() bool {
+	w := b.pool.add()
+	if !b.startWorker(w, false) {
+		b.pool.retire(w)
+		return false
+	}
+	b.q.join()
+	return true
 }
 
 func (b *EventBus) runWorker(w *worker, resume bool) {
@@ -148,9 +202,7 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 			b.afterInvoke(w, w.cur.subs[w.curIdx])
 			b.startWorker(w, true)
 		}
-		if b.pool.live.Add(-1) == 0 {
-			close(b.pool.stopped)
-		}
+		b.pool.leave()
 	}()
 	var prev finished
 	if resume {
@@ -158,8 +210,14 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 		prev = b.finishing(w)
 	}
 	for !w.detached.Load() {
-		ok, parked := b.q.pop(&w.cur, prev)
-		if !ok {
+		got, parked := b.q.pop(&w.cur, prev)
+		switch got {
+		case popClosed:
+			exited = false
+			return
+		case popRetire:
+			// The pool shrinks: this worker is idle and leaves.
+			b.pool.retire(w)
 			exited = false
 			return
 		}

@@ -46,15 +46,21 @@ type queue struct {
 	waiters  [numLevels]waitList
 	nwaiting int
 	// runningLow counts the Low jobs that workers are running, which may
-	// not exceed lowCap: the workers beyond it are reserved for Medium and
-	// High events.
+	// not exceed lowCap(): the other members are reserved for Medium and
+	// High events. members counts the workers taking events (a stuck one
+	// that was replaced no longer does), reserved is
+	// Config.ReservedWorkers.
 	runningLow int
-	lowCap     int
+	members    int
+	reserved   int
 	// idle is the number of workers parked on work that no Signal has
 	// been sent for yet, so that a burst of pushes wakes each parked
 	// worker once instead of signalling the same one again and again.
 	idle   int
 	closed bool
+	// retiring is the number of workers asked to leave the pool at their
+	// next pop, to shrink it.
+	retiring int
 	// epoch is the parity of the current WaitIdle generation; admitted
 	// counts the jobs ever queued under each parity.
 	epoch    uint8
@@ -66,8 +72,8 @@ func newQueue(cfg *Config) *queue {
 		capacity: cfg.QueueSize,
 		policy:   cfg.BackpressureMode,
 		timeout:  cfg.TimeoutDuration,
-		lowCap:   cfg.Workers - cfg.ReservedWorkers,
 	}
+	q.members, q.reserved = cfg.Workers, cfg.ReservedWorkers
 	q.lv.limit = cfg.StarvationLimit
 	q.work.L = &q.mu
 	return q
@@ -90,23 +96,49 @@ func (q *queue) admitLocked(j *job) {
 // it. The lock must be held.
 func (q *queue) runnableLocked(j *job) {
 	q.lv.push(j)
-	if q.idle > 0 && (j.prio != PriorityLow || q.runningLow < q.lowCap) {
+	if q.idle > 0 && (j.prio != PriorityLow || q.lowAllowed()) {
 		q.idle--
 		q.work.Signal()
 	}
 }
 
+// popResult says what a worker got from pop.
+type popResult uint8
+
+const (
+	popJob    popResult = iota // a job, in *dst
+	popClosed                  // the queue is closed and empty: exit
+	popRetire                  // the pool shrinks: leave it
+)
+
+// lowCap is the number of workers that may run Low events at once: all
+// members but the reserved ones, and at least one, however small a
+// dynamic pool is.
+func (q *queue) lowCap() int { return q.members - min(q.reserved, q.members-1) }
+
+// lowAllowed reports whether a free worker may take a Low job now.
+func (q *queue) lowAllowed() bool { return q.runningLow < q.lowCap() }
+
 // pop releases what the worker's previous job held, then waits for a job
-// the worker may run and moves it into *dst. It returns ok false once the
-// queue is closed and empty: the worker must then exit. parked says
-// whether the worker had to wait. The slot it frees goes straight to the
+// the worker may run and moves it into *dst. A worker asked to retire
+// leaves between events, never with one in hand. parked says whether the
+// worker had to wait. The slot it frees goes straight to the
 // highest-priority waiting publisher, if any.
-func (q *queue) pop(dst *job, prev finished) (ok, parked bool) {
+func (q *queue) pop(dst *job, prev finished) (got popResult, parked bool) {
 	q.mu.Lock()
 	q.finishLocked(prev)
 	var i int
 	for {
-		if i = q.lv.next(q.runningLow < q.lowCap); i >= 0 {
+		// A worker leaves only if the reserved capacity survives it: while
+		// more workers run Low events than the smaller pool allows, the
+		// free one stays and those leave as their events end.
+		if q.retiring > 0 && !q.closed && q.members-1-q.runningLow >= min(q.reserved, q.members-1) {
+			q.retiring--
+			q.members--
+			q.mu.Unlock()
+			return popRetire, parked
+		}
+		if i = q.lv.next(q.lowAllowed()); i >= 0 {
 			break
 		}
 		if q.closed && q.queued == 0 {
@@ -115,7 +147,7 @@ func (q *queue) pop(dst *job, prev finished) (ok, parked bool) {
 			q.idle = 0
 			q.work.Broadcast()
 			q.mu.Unlock()
-			return false, parked
+			return popClosed, parked
 		}
 		if !parked {
 			*dst = job{} // hold no reference to an old event while idle
@@ -134,12 +166,39 @@ func (q *queue) pop(dst *job, prev finished) (ok, parked bool) {
 	}
 	// More may be runnable than this worker takes: a released stream or
 	// Low slot can make work for a worker that is parked.
-	if q.idle > 0 && q.lv.next(q.runningLow < q.lowCap) >= 0 {
+	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
 		q.idle--
 		q.work.Signal()
 	}
 	q.mu.Unlock()
-	return true, parked
+	return popJob, parked
+}
+
+// join counts a worker that starts taking events.
+func (q *queue) join() {
+	q.mu.Lock()
+	q.members++
+	q.mu.Unlock()
+}
+
+// retire asks n workers to leave the pool between events; parked workers,
+// the idle ones, leave first.
+func (q *queue) retire(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.retiring += n
+	q.idle = 0
+	q.work.Broadcast()
+}
+
+// unretire withdraws up to n requests to leave that no worker has taken
+// yet, and returns how many it withdrew.
+func (q *queue) unretire(n int) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	k := min(n, q.retiring)
+	q.retiring -= k
+	return k
 }
 
 // finishLocked releases the Low slot and the stream of a finished job.
@@ -172,7 +231,7 @@ func (q *queue) release(prev finished) {
 	q.mu.Lock()
 	q.finishLocked(prev)
 	// The freed slot or stream may make work runnable for parked workers.
-	if q.idle > 0 && q.lv.next(q.runningLow < q.lowCap) >= 0 {
+	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
 		q.idle--
 		q.work.Signal()
 	}

@@ -107,7 +107,7 @@ type SizingDecision struct {
 
 	// MemoryCap is the largest worker count the available memory allows:
 	// one worker per 256 KiB of MemoryAvailable, at least 1 (and at most
-	// MaxWorkers). It is 0, meaning no cap, when MemoryLimit is 0.
+	// WorkerLimit). It is 0, meaning no cap, when MemoryLimit is 0.
 	MemoryCap int
 
 	// Workers and QueueSize are the sizes chosen: the profile's, with
@@ -319,10 +319,10 @@ func decideSizing(p sizingProbes) SizingDecision {
 }
 
 // memoryCap returns the number of workers that available bytes allow: one
-// per memoryPerWorker, at least 1 and at most MaxWorkers.
+// per memoryPerWorker, at least 1 and at most WorkerLimit.
 func memoryCap(available int64) int {
 	n := available / memoryPerWorker
-	return int(min(max(n, 1), MaxWorkers))
+	return int(min(max(n, 1), WorkerLimit))
 }
 
 // detectCI returns whether a CI variable is set to a true value, and the

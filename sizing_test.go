@@ -421,8 +421,8 @@ func TestSizingMemoryCapArithmetic(t *testing.T) {
 		{1 * sizingMiB, 4},
 		{8 * sizingMiB, 32},
 		{8*sizingMiB - 1, 31},
-		{16 * sizingGiB, MaxWorkers}, // 65536 workers' worth
-		{math.MaxInt64, MaxWorkers},
+		{16 * sizingGiB, WorkerLimit}, // 65536 workers' worth
+		{math.MaxInt64, WorkerLimit},
 	} {
 		assert.Equal(t, tc.want, memoryCap(tc.available), "available=%d", tc.available)
 	}

@@ -101,6 +101,7 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 	freeLow := false
 	if replace {
 		w.detached.Store(true)
+		q.members-- // the replacement joins in its place
 		freeLow = w.cur.prio == PriorityLow && w.lowHeld.CompareAndSwap(w.cur.seq, 0)
 	}
 	q.mu.Unlock()
@@ -112,7 +113,7 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 		if freeLow {
 			q.release(finished{prio: PriorityLow, holdLow: true, valid: true})
 		}
-		b.startWorker(b.pool.add(), false)
+		b.addWorker()
 	}
 	if b.cfg.OnSlowHandler != nil {
 		func() {
