@@ -1,0 +1,426 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brummer-dev/eventbus"
+)
+
+// Event kinds the harness counts separately: process.exited is the
+// high-priority event of the flood scenario, everything else is low.
+const (
+	kindLow = iota
+	kindHigh
+	numKinds
+)
+
+func kindOf(t eventbus.EventType) int {
+	if t == eventbus.ProcessExited {
+		return kindHigh
+	}
+	return kindLow
+}
+
+// counter is an atomic counter on a cache line of its own.
+type counter struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+// Tally counts what became of the events of one run, per kind: delivered
+// (a handler ran its work), dropped (the bus said so through
+// Options.OnDrop), or abandoned (the harness gave up on the run at a
+// deadline, after which handlers return at once and count here). Every
+// published event must end up in exactly one of the three.
+type Tally struct {
+	delivered [numKinds]counter
+	dropped   [numKinds]counter
+	abandoned [numKinds]counter
+	abort     atomic.Bool
+}
+
+// OnDrop is the Options.OnDrop of a run.
+func (t *Tally) OnDrop(ev eventbus.Event) { t.dropped[kindOf(ev.Type)].Add(1) }
+
+// Wrap returns the handler to subscribe: it runs work (when not nil) and
+// counts a delivery, or, once the run is abandoned, only counts that.
+func (t *Tally) Wrap(work func(eventbus.Event)) Handler {
+	return func(ev eventbus.Event) {
+		k := kindOf(ev.Type)
+		if t.abort.Load() {
+			t.abandoned[k].Add(1)
+			return
+		}
+		if work != nil {
+			work(ev)
+		}
+		t.delivered[k].Add(1)
+	}
+}
+
+// Abandon makes every handler invocation from now on return at once,
+// counted as abandoned.
+func (t *Tally) Abandon() { t.abort.Store(true) }
+
+func sumKinds(c *[numKinds]counter) int64 {
+	var n int64
+	for i := range c {
+		n += c[i].Load()
+	}
+	return n
+}
+
+// Delivered, Dropped and Abandoned return the counts over both kinds.
+func (t *Tally) Delivered() int64 { return sumKinds(&t.delivered) }
+func (t *Tally) Dropped() int64   { return sumKinds(&t.dropped) }
+func (t *Tally) Abandoned() int64 { return sumKinds(&t.abandoned) }
+
+// Handled counts every handler invocation, delivered or abandoned.
+func (t *Tally) Handled() int64 { return t.Delivered() + t.Abandoned() }
+
+// accounted returns delivered + dropped + abandoned.
+func (t *Tally) accounted() int64 { return t.Delivered() + t.Dropped() + t.Abandoned() }
+
+// ErrAccounting is wrapped by every error about events lost or counted
+// twice.
+var ErrAccounting = errors.New("accounting")
+
+// Check returns an error unless every one of published events was
+// counted exactly once, for each kind when perKind is given.
+func (t *Tally) Check(published int64, perKind *[numKinds]int64) error {
+	if got := t.accounted(); got != published {
+		return fmt.Errorf("%w: published %d != delivered %d + dropped %d + abandoned %d (= %d)",
+			ErrAccounting, published, t.Delivered(), t.Dropped(), t.Abandoned(), got)
+	}
+	if perKind != nil {
+		for k := range perKind {
+			got := t.delivered[k].Load() + t.dropped[k].Load() + t.abandoned[k].Load()
+			if got != perKind[k] {
+				return fmt.Errorf("%w: kind %d: published %d != delivered %d + dropped %d + abandoned %d",
+					ErrAccounting, k, perKind[k], t.delivered[k].Load(), t.dropped[k].Load(), t.abandoned[k].Load())
+			}
+		}
+	}
+	return nil
+}
+
+// settlePoll is how often settle looks at the counts.
+const settlePoll = 250 * time.Microsecond
+
+// settle waits until every published event is accounted for, or timeout
+// passes (an error wrapping ErrAccounting that says what is missing). More
+// events accounted for than published is an error at once.
+func (t *Tally) settle(published int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := t.accounted()
+		if got == published {
+			return nil
+		}
+		if got > published {
+			return t.Check(published, nil)
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("after waiting %v: %w", timeout, t.Check(published, nil))
+		}
+		time.Sleep(settlePoll)
+	}
+}
+
+// waitUntil polls cond until it holds or ctx is done.
+func waitUntil(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(settlePoll):
+		}
+	}
+	return nil
+}
+
+// Mem is the memory and goroutine figures at one moment.
+type Mem struct {
+	Goroutines int64
+	Heap       uint64 // heap spans in use (HeapInuse): objects + unused
+	Stack      uint64 // goroutine stacks (StackInuse)
+}
+
+var memMetrics = []string{
+	"/sched/goroutines:goroutines",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/stacks:bytes",
+}
+
+func readMem(s []metrics.Sample) Mem {
+	metrics.Read(s)
+	return Mem{
+		Goroutines: int64(s[0].Value.Uint64()),
+		Heap:       s[1].Value.Uint64() + s[2].Value.Uint64(),
+		Stack:      s[3].Value.Uint64(),
+	}
+}
+
+func newMemSamples() []metrics.Sample {
+	s := make([]metrics.Sample, len(memMetrics))
+	for i, name := range memMetrics {
+		s[i].Name = name
+	}
+	return s
+}
+
+// Sampler records the peaks of Mem, read every interval by a goroutine of
+// its own (runtime/metrics, which does not stop the world). Base is the
+// reading taken when it started, after a GC, with the sampler running.
+type Sampler struct {
+	Base Mem
+	peak Mem
+	stop chan struct{}
+	done chan struct{}
+}
+
+// StartSampler collects garbage, starts the sampling goroutine and takes
+// the base reading.
+func StartSampler(every time.Duration) *Sampler {
+	runtime.GC()
+	s := &Sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	started := make(chan struct{})
+	go s.run(every, started)
+	<-started
+	s.Base = readMem(newMemSamples())
+	return s
+}
+
+func (s *Sampler) run(every time.Duration, started chan struct{}) {
+	defer close(s.done)
+	samples := newMemSamples()
+	var peak Mem
+	take := func() {
+		m := readMem(samples)
+		peak.Goroutines = max(peak.Goroutines, m.Goroutines)
+		peak.Heap = max(peak.Heap, m.Heap)
+		peak.Stack = max(peak.Stack, m.Stack)
+	}
+	take()
+	close(started)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			take()
+			s.peak = peak
+			return
+		case <-t.C:
+			take()
+		}
+	}
+}
+
+// Stop ends sampling and returns the peaks.
+func (s *Sampler) Stop() Mem {
+	select {
+	case <-s.done:
+	default:
+		close(s.stop)
+		<-s.done
+	}
+	return s.peak
+}
+
+// run is one run of a scenario over one implementation.
+type run struct {
+	cfg   Config
+	impl  Impl
+	tally *Tally
+	bus   Bus
+	smp   *Sampler
+	// harnessG is the number of goroutines the scenario started (its
+	// publishers), which the goroutine figures leave out.
+	harnessG int
+	closed   bool
+}
+
+// newRun starts the sampler and the bus.
+func newRun(cfg Config, impl Impl, lossless bool) (*run, error) {
+	r := &run{cfg: cfg, impl: impl, tally: &Tally{}}
+	r.smp = StartSampler(cfg.SampleEvery)
+	bus, err := impl.New(Options{
+		Workers:   cfg.Workers,
+		QueueSize: cfg.QueueSize,
+		Lossless:  lossless,
+		OnDrop:    r.tally.OnDrop,
+	})
+	if err != nil {
+		r.smp.Stop()
+		return nil, fmt.Errorf("%s: %w", impl.Name, err)
+	}
+	r.bus = bus
+	return r, nil
+}
+
+// shutdownResult says how a bus stopped.
+type shutdownResult struct {
+	// took is the time from Close to every event being accounted for, or
+	// the cap (deadline + grace) when it did not finish.
+	took     time.Duration
+	finished bool
+	// abandoned counts the events the harness gave up on at the cap.
+	abandoned int64
+}
+
+// shutdown closes the bus with the given deadline and waits until every
+// published event is accounted for, but no longer than deadline +
+// cfg.Grace (time for handlers already running at the deadline to
+// return). A bus that has not finished by then is abandoned: handlers that
+// run from then on return at once and count as abandoned, and shutdown
+// waits up to cfg.SettleTimeout for the rest to drain that way. The bus
+// must then stop; if it does not, or the counts do not close, the run
+// fails.
+func (r *run) shutdown(published int64, deadline time.Duration) (shutdownResult, error) {
+	var sr shutdownResult
+	r.closed = true
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	_ = r.bus.Close(ctx) // a missed deadline shows in the counts below
+	cancel()
+	capAt := deadline + r.cfg.Grace
+	if err := r.tally.settle(published, capAt-time.Since(t0)); err == nil {
+		sr.took, sr.finished = time.Since(t0), true
+	} else if errors.Is(err, ErrAccounting) && r.tally.accounted() > published {
+		return sr, fmt.Errorf("%s: %w", r.impl.Name, err)
+	} else {
+		sr.took = capAt
+		before := r.tally.Abandoned()
+		r.tally.Abandon()
+		if err := r.tally.settle(published, r.cfg.SettleTimeout); err != nil {
+			return sr, fmt.Errorf("%s: after abandoning the run: %w", r.impl.Name, err)
+		}
+		sr.abandoned = r.tally.Abandoned() - before
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), r.cfg.SettleTimeout)
+	defer cancel()
+	if err := r.bus.Close(ctx); err != nil {
+		return sr, fmt.Errorf("%s: bus did not stop within %v after every event was accounted for: %w", r.impl.Name, r.cfg.SettleTimeout, err)
+	}
+	if v, ok := r.bus.(Verifier); ok {
+		if err := v.Verify(published, r.tally.Handled(), r.tally.Dropped()); err != nil {
+			return sr, fmt.Errorf("%s: %w", r.impl.Name, err)
+		}
+	}
+	return sr, nil
+}
+
+// finish stops the sampler and adds the figures every scenario reports.
+// The bus must have been shut down.
+func (r *run) finish(res Result) {
+	peak := r.smp.Stop()
+	base := r.smp.Base
+	res[KeyPeakGoroutines] = float64(max(peak.Goroutines-base.Goroutines-int64(r.harnessG), 0))
+	res[KeyPeakHeap] = mib(peak.Heap)
+	res[KeyPeakStack] = mib(peak.Stack)
+	res[KeyHeapGrowth] = mib(peak.Heap) - mib(base.Heap)
+	res[KeyMemGrowth] = mib(peak.Heap+peak.Stack) - mib(base.Heap+base.Stack)
+	res[KeyDelivered] = float64(r.tally.Delivered())
+	res[KeyDropped] = float64(r.tally.Dropped())
+	res[KeyAbandoned] = float64(r.tally.Abandoned())
+	if rep, ok := r.bus.(Reporter); ok {
+		for k, v := range rep.Report() {
+			res[k] = v
+		}
+	}
+}
+
+// abort is used when a run fails half-way: it abandons the run, closes the
+// bus and stops the sampler, so that a failed run leaves nothing running.
+func (r *run) abort() {
+	r.tally.Abandon()
+	if !r.closed {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.SettleTimeout)
+		_ = r.bus.Close(ctx)
+		cancel()
+	}
+	r.smp.Stop()
+}
+
+// durations collects time.Durations from many goroutines.
+type durations struct {
+	mu sync.Mutex
+	d  []time.Duration
+	// lower marks values that are only lower bounds (events abandoned at
+	// a deadline, whose real wait was longer).
+	lower int
+}
+
+func (s *durations) add(d time.Duration, lowerBound bool) {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	if lowerBound {
+		s.lower++
+	}
+	s.mu.Unlock()
+}
+
+// quantiles returns the p50, p99 and max of the values (0 when empty),
+// and whether they are lower bounds only.
+func (s *durations) quantiles() (p50, p99, maxd time.Duration, lower bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.d) == 0 {
+		return 0, 0, 0, false
+	}
+	d := append([]time.Duration(nil), s.d...)
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return quantile(d, 0.50), quantile(d, 0.99), d[len(d)-1], s.lower > 0
+}
+
+// quantile returns the nearest-rank q-quantile of sorted d.
+func quantile(d []time.Duration, q float64) time.Duration {
+	rank := int(float64(len(d))*q+0.999999) - 1
+	return d[min(max(rank, 0), len(d)-1)]
+}
+
+// handlerClock measures how long handlers really took.
+type handlerClock struct {
+	total, n, maxNs atomic.Int64
+}
+
+func (c *handlerClock) add(d time.Duration) {
+	c.total.Add(int64(d))
+	c.n.Add(1)
+	for {
+		m := c.maxNs.Load()
+		if int64(d) <= m || c.maxNs.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (c *handlerClock) mean() time.Duration {
+	n := c.n.Load()
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(c.total.Load() / n)
+}
+
+// sleeper returns the work of a handler blocked for d (time.Sleep), timed.
+func sleeper(d time.Duration, c *handlerClock) func(eventbus.Event) {
+	return func(eventbus.Event) {
+		t0 := time.Now()
+		time.Sleep(d)
+		c.add(time.Since(t0))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func mib(b uint64) float64       { return float64(b) / (1 << 20) }
