@@ -64,15 +64,24 @@ func (s *idSource) next() string {
 }
 
 func (s *idSource) newBlock(first uint64) *idBlock {
+	// A block starts at a multiple of 128 = 2^7, so its IDs differ only
+	// in their last two base-32 digits: write the first ID whole, then
+	// copy it and rewrite those two digits.
 	buf := make([]byte, idBlockSize*idLen)
-	for k := 0; k < idBlockSize; k++ {
+	id0 := buf[:idLen]
+	copy(id0, s.prefix[:])
+	v := first
+	for d := idLen - 1; d >= idPrefixLen; d-- {
+		id0[d] = idDigits[v&31]
+		v >>= 5
+	}
+	high := first >> 10 << 10 // the part above the last two digits
+	for k := 1; k < idBlockSize; k++ {
 		id := buf[k*idLen : (k+1)*idLen]
-		copy(id, s.prefix[:])
-		v := first + uint64(k)
-		for d := idLen - 1; d >= idPrefixLen; d-- {
-			id[d] = idDigits[v&31]
-			v >>= 5
-		}
+		copy(id, id0)
+		low := first + uint64(k) - high
+		id[idLen-2] = idDigits[low>>5]
+		id[idLen-1] = idDigits[low&31]
 	}
 	return &idBlock{first: first, ids: string(buf)}
 }

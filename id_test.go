@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,4 +63,51 @@ func TestBusesHaveDifferentPrefixes(t *testing.T) {
 	b.init()
 	// 40 random bits: equal prefixes would be a one-in-a-trillion event.
 	assert.NotEqual(t, a.next()[:idPrefixLen], b.next()[:idPrefixLen])
+}
+
+// The block shortcut must give the same IDs as formatting each in full.
+func TestIDBlocksMatchFullFormatting(t *testing.T) {
+	s := idSource{}
+	s.init()
+	for _, first := range []uint64{0, 128, 896, 1024, 1<<20 - 128, 1 << 40, 1<<60 - 128} {
+		b := s.newBlock(first)
+		for k := 0; k < idBlockSize; k++ {
+			want := []byte(string(s.prefix[:]) + "000000000000")
+			v := first + uint64(k)
+			for d := idLen - 1; d >= idPrefixLen; d-- {
+				want[d] = idDigits[v&31]
+				v >>= 5
+			}
+			require.Equal(t, string(want), b.ids[k*idLen:(k+1)*idLen], "first %d, k %d", first, k)
+		}
+	}
+}
+
+func BenchmarkIDs(b *testing.B) {
+	var s idSource
+	s.init()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = s.next()
+		}
+	})
+}
+
+func TestPublishTimeFollowsTheClock(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		before := time.Now()
+		ts := publishTime()
+		after := time.Now()
+		require.False(t, ts.Before(before) || ts.After(after), "%v not within [%v, %v]", ts, before, after)
+		// The wall reading agrees with the wall clock to well within a
+		// millisecond (NTP slews at most 0.5 ms/s).
+		require.InDelta(t, float64(before.UnixNano()), float64(ts.UnixNano()), float64(time.Millisecond))
+	}
+	// A stale anchor is replaced.
+	old := time.Now().Add(-time.Second)
+	anchor.Store(&old)
+	ts := publishTime()
+	assert.WithinDuration(t, time.Now(), ts, time.Millisecond)
+	assert.True(t, anchor.Load().After(old))
 }

@@ -66,9 +66,12 @@ type MetricsSnapshot struct {
 	// AvgProcessingTime is the moving average of the time a worker spends on
 	// one event (all its handlers): each worker keeps an exponential moving
 	// average with alpha 0.1 over its events, and this is the mean of the
-	// workers' averages.
+	// workers' averages. When a worker takes several fast events at once,
+	// each counts with their mean time.
 	AvgProcessingTime time.Duration `json:"avg_processing_time_ns"`
-	// Wait is the time from publish to the start of handling, per priority.
+	// Wait is the time from publish until a worker takes the event, per
+	// priority. (A worker takes several events at once only while handlers
+	// are fast; see Config.)
 	Wait PriorityWaits `json:"wait"`
 	// WorkerUtilization is, per worker, the share of the last sampling
 	// window (Config.MetricsWindow) it spent handling events, 0 to 1. An
@@ -268,55 +271,49 @@ func bucketUpper(i int) int64 { return int64(1024) << i }
 // workerStats is one worker's share of the monitoring figures. Only the
 // goroutine running the worker writes it, each figure with one atomic
 // store to a cache line no other worker writes, so recording costs no lock
-// and no contended write.
+// and no contended write. It is updated once per batch (see batch) with
+// two clock reads, and once per event with a histogram count.
 type workerStats struct {
 	// busyWord encodes the worker's busy time so that the sampler can read
-	// it, including an event in progress, with one load: when idle it is
-	// the total busy nanoseconds (>= 0); inside an event that began at t0
+	// it, including a batch in progress, with one load: when idle it is
+	// the total busy nanoseconds (>= 0); inside a batch that began at t0
 	// it is busy - t0 - 1 (< 0), so the busy time at T is word + 1 + T.
 	busyWord atomic.Int64
 	busy     int64 // total busy nanoseconds, owned by the worker
-	lastEnd  int64 // monotime when the previous event ended
 	ema      ema
 	waits    [numLevels][waitBuckets]atomic.Int64
 	maxWait  [numLevels]atomic.Int64
 }
 
-// begin records the start of an event: its wait, and that the worker is
-// busy. When the worker took the event without parking, the event starts
-// when the previous one ended, which saves a clock read per event.
-func (s *workerStats) begin(j *job, parked bool) int64 {
-	start := s.lastEnd
-	if parked || start == 0 {
-		start = monotime()
-	}
-	s.beginAt(j, start)
-	return start
-}
-
-// end records the end of an event that began at start.
-func (s *workerStats) end(start int64) { s.endAt(start, monotime()) }
-
-// beginAt and endAt do the recording for begin and end at given times, so
-// that tests can drive them with a clock of their own.
-func (s *workerStats) beginAt(j *job, start int64) {
-	if j.enqueued != 0 {
-		wait := start - j.enqueued
-		lv := j.prio - 1
-		s.waits[lv][waitBucket(wait)].Add(1)
-		if wait > s.maxWait[lv].Load() {
-			s.maxWait[lv].Store(wait)
-		}
-	}
+// beginBatch records that the worker is busy from start on.
+func (s *workerStats) beginBatch(start int64) {
 	s.busyWord.Store(s.busy - start - 1)
 }
 
-func (s *workerStats) endAt(start, now int64) {
+// wait records the wait of an event taken at start: from its publish until
+// the worker took it.
+func (s *workerStats) wait(j *job, start int64) {
+	if j.enqueued == 0 {
+		return
+	}
+	wait := start - j.enqueued
+	lv := j.prio - 1
+	s.waits[lv][waitBucket(wait)].Add(1)
+	if wait > s.maxWait[lv].Load() {
+		s.maxWait[lv].Store(wait)
+	}
+}
+
+// endBatch records a batch of n events that ran from start to now: each
+// event counts in the moving average with the batch's mean time.
+func (s *workerStats) endBatch(start, now int64, n int) {
 	d := now - start
-	s.ema.add(float64(d))
+	per := float64(d) / float64(max(n, 1))
+	for k := 0; k < n; k++ {
+		s.ema.add(per)
+	}
 	s.busy += d
 	s.busyWord.Store(s.busy)
-	s.lastEnd = now
 }
 
 // busyAt returns the worker's total busy time at monotime now.

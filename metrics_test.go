@@ -77,10 +77,9 @@ func TestUtilizationArithmetic(t *testing.T) {
 	// their stats: the test plays them with a clock of its own.
 	w0, w1 := &b.pool.workers[0].stats, &b.pool.workers[1].stats
 	t0 := b.mon.prevT
-	var j job
-	w0.beginAt(&j, t0+100)
-	w0.endAt(t0+100, t0+350) // busy 250 of the first 1000ns
-	w1.beginAt(&j, t0+600)   // busy from 600 on, still running
+	w0.beginBatch(t0 + 100)
+	w0.endBatch(t0+100, t0+350, 1) // busy 250 of the first 1000ns
+	w1.beginBatch(t0 + 600)        // busy from 600 on, still running
 	b.mon.sampleAt(t0+1000, time.Now())
 	m := b.Metrics()
 	require.Len(t, m.WorkerUtilization, 2)
@@ -92,7 +91,7 @@ func TestUtilizationArithmetic(t *testing.T) {
 	assert.InDelta(t, 0, m.WorkerUtilization[0], 1e-9)
 	assert.InDelta(t, 1, m.WorkerUtilization[1], 1e-9, "a worker held busy reads 1")
 
-	w1.endAt(t0+600, t0+2500)
+	w1.endBatch(t0+600, t0+2500, 1)
 	b.mon.sampleAt(t0+3000, time.Now())
 	m = b.Metrics()
 	assert.InDelta(t, 0.5, m.WorkerUtilization[1], 1e-9)

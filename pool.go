@@ -17,12 +17,12 @@ var ErrHandlerExited = errors.New("eventbus: handler called runtime.Goexit")
 // goroutine currently running the slot and read by Metrics and WaitIdle,
 // so recording an event touches no shared cache line.
 type worker struct {
-	// cur is the event being handled. The worker writes it only inside
-	// queue.pop, under the queue's lock, so the watchdog can read it under
-	// that lock while the worker is stuck in a handler.
-	cur job
-	// curIdx is the index in cur.subs of the handler being run, so that a
-	// replacement can carry on after a handler called runtime.Goexit.
+	// bt holds the events the worker took. The worker writes its jobs only
+	// inside queue.pop, under the queue's lock, so the watchdog can read
+	// them under that lock while the worker is stuck in a handler.
+	bt batch
+	// curIdx is the index in cur().subs of the handler being run, so that
+	// a replacement can carry on after a handler called runtime.Goexit.
 	curIdx int
 	// running is the subscription whose handler this worker runs now, so
 	// that Subscription.Done can tell when a handler has stopped for good.
@@ -30,8 +30,8 @@ type worker struct {
 	// calls is odd while the worker is inside a handler call; the watchdog
 	// reads it to find calls that last too long. Kept only with a watchdog.
 	calls atomic.Int64
-	// lowHeld is the sequence number of the Low job whose slot (see
-	// queue.lowCap) this worker holds, or 0. The worker and the watchdog
+	// lowHeld is the sequence number of the first job of the Low batch
+	// whose slot (see queue.lowCap) this worker holds, or 0. The worker and the watchdog
 	// take it with an atomic swap, so the slot is given back exactly once.
 	lowHeld atomic.Uint64
 	// detached is set by the watchdog when it replaced this worker: the
@@ -192,25 +192,30 @@ func (b *EventBus) addWorker() bool {
 	return true
 }
 
+// cur returns the event being handled.
+func (w *worker) cur() *job { return &w.bt.jobs[w.bt.i] }
+
 func (b *EventBus) runWorker(w *worker, resume bool) {
 	exited := true
 	defer func() {
 		if exited {
+			if r := recover(); r != nil {
+				panic(r) // not a handler's: those are recovered in invoke
+			}
 			// A handler called runtime.Goexit, which no one can stop:
 			// this goroutine ends here. A replacement keeps the pool at
-			// full strength and finishes the event.
-			b.afterInvoke(w, w.cur.subs[w.curIdx])
+			// full strength and finishes the batch.
+			b.afterInvoke(w, w.cur().subs[w.curIdx])
 			b.startWorker(w, true)
 		}
 		b.pool.leave()
 	}()
-	var prev finished
+	giveLow := false
 	if resume {
-		b.dispatch(w, w.curIdx+1, true)
-		prev = b.finishing(w)
+		giveLow = b.runBatch(w, w.curIdx+1)
 	}
 	for !w.detached.Load() {
-		got, parked := b.q.pop(&w.cur, prev)
+		got, _ := b.q.pop(&w.bt, giveLow)
 		switch got {
 		case popClosed:
 			exited = false
@@ -221,40 +226,60 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 			exited = false
 			return
 		}
-		if w.cur.prio == PriorityLow {
-			w.lowHeld.Store(w.cur.seq)
+		if w.bt.low {
+			w.lowHeld.Store(w.bt.jobs[0].seq)
 		}
-		b.dispatch(w, 0, parked)
-		prev = b.finishing(w)
+		giveLow = b.runBatch(w, 0)
 	}
 	// The watchdog replaced this worker while it was stuck: its Low slot
-	// went to the replacement already; give back its stream and leave.
-	b.q.release(prev)
+	// went to the replacement already; give back its streams and leave.
+	b.q.release(&w.bt, giveLow)
 	b.pool.retire(w)
 	b.wd.workerLeft()
 	exited = false
 }
 
-// finishing describes w.cur, just handled, for the pop that follows. It
-// takes back the job's Low slot unless the watchdog has taken it already.
-func (b *EventBus) finishing(w *worker) finished {
-	return finished{
-		key:     w.cur.key,
-		prio:    w.cur.prio,
-		holdLow: w.cur.prio == PriorityLow && w.lowHeld.CompareAndSwap(w.cur.seq, 0),
-		valid:   true,
+// runBatch handles the worker's batch from its current job on, starting
+// that job at handler index from, and sizes the next batch. It reports
+// whether the worker must give back the batch's Low slot: the watchdog may
+// have done so already.
+func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
+	bt := &w.bt
+	timed := b.mon != nil || b.batchLimit > 1
+	var start int64
+	if timed {
+		start = monotime()
+		if b.mon != nil {
+			w.stats.beginBatch(start)
+		}
 	}
+	for {
+		j := &bt.jobs[bt.i]
+		if b.mon != nil {
+			w.stats.wait(j, start)
+		}
+		b.dispatch(w, j, from)
+		from = 0
+		next, ok := bt.claimNext()
+		if !ok {
+			break
+		}
+		bt.i = next
+	}
+	bt.ran = bt.i + 1 // a thief took the rest, if any
+	if timed {
+		now := monotime()
+		if b.mon != nil {
+			w.stats.endBatch(start, now, bt.ran)
+		}
+		bt.adapt(now-start, b.batchLimit)
+	}
+	return bt.low && w.lowHeld.CompareAndSwap(bt.jobs[0].seq, 0)
 }
 
-// dispatch runs the handlers of w.cur from index from on, then counts the
-// event as processed. parked says whether the worker waited for the event,
-// which tells the monitor whether it must read the clock for its start.
-func (b *EventBus) dispatch(w *worker, from int, parked bool) {
-	j := &w.cur
-	var start int64
-	if b.mon != nil {
-		start = w.stats.begin(j, parked)
-	}
+// dispatch runs the handlers of j from index from on, then counts the
+// event as processed.
+func (b *EventBus) dispatch(w *worker, j *job, from int) {
 	for i := from; i < len(j.subs); i++ {
 		s := j.subs[i]
 		w.curIdx = i
@@ -263,12 +288,9 @@ func (b *EventBus) dispatch(w *worker, from int, parked bool) {
 		// running, so one of the two sides always sees the other.
 		w.running.Store(s)
 		if s.active.Load() {
-			b.invoke(w, s)
+			b.invoke(w, s, j)
 		}
 		b.afterInvoke(w, s)
-	}
-	if b.mon != nil {
-		w.stats.end(start)
 	}
 	w.done[j.epoch].Add(1)
 	b.notifyIdle()
@@ -283,7 +305,7 @@ func (b *EventBus) afterInvoke(w *worker, s *Subscription) {
 
 // invoke runs one handler and contains whatever it does: a panic is
 // recovered and reported; runtime.Goexit is reported and then let through.
-func (b *EventBus) invoke(w *worker, s *Subscription) {
+func (b *EventBus) invoke(w *worker, s *Subscription, j *job) {
 	watched := b.wd != nil
 	if watched {
 		w.calls.Add(1) // odd: inside a call
@@ -294,17 +316,17 @@ func (b *EventBus) invoke(w *worker, s *Subscription) {
 			w.calls.Add(1)
 		}
 		if !returned {
-			b.handlerFailed(w, recover())
+			b.handlerFailed(w, j, recover())
 		}
 	}()
-	s.handler(w.cur.ev)
+	s.handler(j.ev)
 	returned = true
 }
 
 // handlerFailed counts a handler that did not return normally and passes
 // it to Config.OnPanic. recovered is nil when the handler called
 // runtime.Goexit: a panic, even panic(nil), recovers as a non-nil value.
-func (b *EventBus) handlerFailed(w *worker, recovered any) {
+func (b *EventBus) handlerFailed(w *worker, j *job, recovered any) {
 	w.panics.Add(1)
 	if recovered == nil {
 		recovered = ErrHandlerExited
@@ -314,5 +336,5 @@ func (b *EventBus) handlerFailed(w *worker, recovered any) {
 	}
 	stack := debug.Stack()
 	defer func() { _ = recover() }() // a failing hook must not take the worker down
-	b.cfg.OnPanic(w.cur.ev, recovered, stack)
+	b.cfg.OnPanic(j.ev, recovered, stack)
 }

@@ -105,18 +105,28 @@ func (l *levels) next(lowAllowed bool) int {
 	return -1
 }
 
-// popNextInto removes the head of level i, as chosen by next, into *dst
-// and updates the starvation counts.
-func (l *levels) popNextInto(i int, dst *job) {
+// popBatch removes up to len(dst) jobs from the head of level i, as
+// chosen by next, into dst and returns how many. It takes at least one, and
+// never so many that a waiting lower level would pass its starvation limit.
+func (l *levels) popBatch(i int, dst []job) int {
+	k := min(len(dst), l.rings[i].len())
 	for lower := 0; lower < i; lower++ {
 		if l.rings[lower].len() > 0 {
-			l.passed[lower]++
+			k = max(1, min(k, l.limit-l.passed[lower]))
+		}
+	}
+	for lower := 0; lower < i; lower++ {
+		if l.rings[lower].len() > 0 {
+			l.passed[lower] += k
 		}
 	}
 	if i < numLevels-1 {
 		l.passed[i] = 0
 	}
-	l.popFrom(i, dst)
+	for n := 0; n < k; n++ {
+		l.popFrom(i, &dst[n])
+	}
+	return k
 }
 
 func (l *levels) popFrom(i int, dst *job) {

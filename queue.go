@@ -18,15 +18,6 @@ type job struct {
 	epoch    uint8 // WaitIdle generation parity; see EventBus.WaitIdle
 }
 
-// finished describes the job a worker has just finished, so that the next
-// pop can release what the job held: its stream and its Low slot.
-type finished struct {
-	key     string
-	prio    Priority
-	holdLow bool // counted in runningLow
-	valid   bool
-}
-
 // queue is the bounded, prioritised hand-over between publishers and
 // workers. One mutex guards it; every critical section is a few ring
 // operations long and never calls user code.
@@ -39,7 +30,8 @@ type queue struct {
 	work     sync.Cond // signalled when a job becomes runnable or the queue closes
 	lv       levels
 	lanes    lanes
-	queued   int // jobs runnable or parked
+	pool     *pool // whose workers' batches stealLocked looks at
+	queued   int   // jobs runnable or parked
 	capacity int
 	policy   DropPolicy
 	timeout  time.Duration
@@ -119,14 +111,17 @@ func (q *queue) lowCap() int { return q.members - min(q.reserved, q.members-1) }
 // lowAllowed reports whether a free worker may take a Low job now.
 func (q *queue) lowAllowed() bool { return q.runningLow < q.lowCap() }
 
-// pop releases what the worker's previous job held, then waits for a job
-// the worker may run and moves it into *dst. A worker asked to retire
-// leaves between events, never with one in hand. parked says whether the
-// worker had to wait. The slot it frees goes straight to the
-// highest-priority waiting publisher, if any.
-func (q *queue) pop(dst *job, prev finished) (got popResult, parked bool) {
+// pop gives back what the worker's previous batch held (its streams and,
+// if giveLow, its Low slot), then waits for work the worker may run and
+// takes a batch of it into bt: the head of the level a free worker must
+// serve, and with it up to bt.target-1 more jobs of that level while
+// handlers are fast (see batch). A worker asked to retire leaves between
+// batches, never with one in hand. parked says whether the worker had to
+// wait. The slots it frees go straight to the highest-priority waiting
+// publishers, if any.
+func (q *queue) pop(bt *batch, giveLow bool) (got popResult, parked bool) {
 	q.mu.Lock()
-	q.finishLocked(prev)
+	q.releaseLocked(bt, giveLow)
 	var i int
 	for {
 		// A worker leaves only if the reserved capacity survives it: while
@@ -141,6 +136,10 @@ func (q *queue) pop(dst *job, prev finished) (got popResult, parked bool) {
 		if i = q.lv.next(q.lowAllowed()); i >= 0 {
 			break
 		}
+		if q.stealLocked(bt) {
+			q.mu.Unlock()
+			return popJob, parked
+		}
 		if q.closed && q.queued == 0 {
 			// Workers may be parked although the queue was not empty
 			// (Low events waiting for a Low slot): wake them all to exit.
@@ -150,18 +149,22 @@ func (q *queue) pop(dst *job, prev finished) (got popResult, parked bool) {
 			return popClosed, parked
 		}
 		if !parked {
-			*dst = job{} // hold no reference to an old event while idle
+			bt.clear() // hold no reference to old events while idle
 		}
 		q.idle++
 		parked = true
 		q.work.Wait()
 	}
-	q.lv.popNextInto(i, dst)
-	q.queued--
-	if dst.prio == PriorityLow {
+	// Take one job, plus more of the same level if handlers are fast, but
+	// leave a share for workers that are parked.
+	k := max(1, min(bt.target, q.lv.depth(i)/(q.idle+1)))
+	bt.start(q.lv.popBatch(i, bt.jobs[:k]))
+	q.queued -= bt.n
+	bt.low = i == lowLevel
+	if bt.low {
 		q.runningLow++
 	}
-	if q.nwaiting > 0 {
+	for k := 0; k < bt.n && q.nwaiting > 0; k++ {
 		q.handOffLocked()
 	}
 	// More may be runnable than this worker takes: a released stream or
@@ -201,16 +204,53 @@ func (q *queue) unretire(n int) int {
 	return k
 }
 
-// finishLocked releases the Low slot and the stream of a finished job.
-func (q *queue) finishLocked(prev finished) {
-	if !prev.valid {
-		return
-	}
-	if prev.holdLow {
+// releaseLocked gives back the streams of the jobs a finished batch ran
+// and, if giveLow, its Low slot.
+func (q *queue) releaseLocked(bt *batch, giveLow bool) {
+	if giveLow {
 		q.runningLow--
 	}
-	if prev.key != "" {
-		q.releaseStreamLocked(&job{key: prev.key, prio: prev.prio})
+	for k := 0; k < bt.ran; k++ {
+		if bt.jobs[k].key != "" {
+			q.releaseStreamLocked(&bt.jobs[k])
+		}
+	}
+	bt.n, bt.ran = 0, 0
+}
+
+// stealLocked takes into bt the unstarted rest of the batch of a worker
+// that is busy with an earlier event of it, for a worker that found
+// nothing in the queue: the highest level such a rest holds, as a free
+// worker takes from the queue. It reports whether it took anything.
+func (q *queue) stealLocked(bt *batch) bool {
+	for {
+		var victim *batch
+		vnext, vlevel := 0, -1
+		for _, w := range q.pool.slots() {
+			v := &w.bt
+			next, ok := v.stealable()
+			if v == bt || !ok {
+				continue
+			}
+			lv := int(v.jobs[next].prio - 1) // written only under q.mu
+			if lv == lowLevel && !q.lowAllowed() {
+				continue
+			}
+			if lv > vlevel {
+				victim, vnext, vlevel = v, next, lv
+			}
+		}
+		if victim == nil {
+			return false
+		}
+		if victim.steal(vnext, bt) {
+			bt.low = vlevel == lowLevel
+			if bt.low {
+				q.runningLow++
+			}
+			return true
+		}
+		// The owner claimed a job meanwhile: look again.
 	}
 }
 
@@ -223,13 +263,13 @@ func (q *queue) releaseStreamLocked(j *job) {
 	}
 }
 
-// release returns what a worker that leaves the pool was holding: its Low
-// slot and, when the job is done, its stream. A worker declared stuck gives
-// its Low slot back at once, so that its replacement may run Low events,
-// and its stream only when its handler returns.
-func (q *queue) release(prev finished) {
+// release gives back what a worker that leaves the pool was holding, as
+// pop would. A worker declared stuck gives its Low slot back at once (with
+// an empty batch), so that its replacement may run Low events, and its
+// streams only when its handler returns.
+func (q *queue) release(bt *batch, giveLow bool) {
 	q.mu.Lock()
-	q.finishLocked(prev)
+	q.releaseLocked(bt, giveLow)
 	// The freed slot or stream may make work runnable for parked workers.
 	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
 		q.idle--

@@ -96,13 +96,16 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 		q.mu.Unlock() // it returned meanwhile
 		return
 	}
-	ev := w.cur.ev // the worker writes cur only under q.mu
+	// The worker writes its batch only under q.mu, and with a watchdog its
+	// batches hold one job.
+	j := &w.bt.jobs[0]
+	ev := j.ev
 	replace := b.cfg.ReplaceStuckWorkers && !q.closed && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
 	freeLow := false
 	if replace {
 		w.detached.Store(true)
 		q.members-- // the replacement joins in its place
-		freeLow = w.cur.prio == PriorityLow && w.lowHeld.CompareAndSwap(w.cur.seq, 0)
+		freeLow = j.prio == PriorityLow && w.lowHeld.CompareAndSwap(j.seq, 0)
 	}
 	q.mu.Unlock()
 
@@ -111,7 +114,7 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 		wd.stuck.Add(1)
 		wd.replaced.Add(1)
 		if freeLow {
-			q.release(finished{prio: PriorityLow, holdLow: true, valid: true})
+			q.release(&batch{}, true)
 		}
 		b.addWorker()
 	}

@@ -1,0 +1,79 @@
+package eventbus
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Slow handlers run one event per batch, so a High event that arrives while
+// Low events queue waits for one handler at most.
+func TestSlowHandlersAreNotBatched(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, QueueSize: 100, EnablePriority: true})
+	var r recorder
+	b.Subscribe(LogLine, func(ev Event) { time.Sleep(2 * time.Millisecond); r.handle(ev) })
+	b.Subscribe(ProcessExited, r.handle)
+	release := holdWorker(t, b)
+	for i := 0; i < 10; i++ {
+		b.Publish(Event{ID: "L", Type: LogLine})
+	}
+	release()
+	require.Eventually(t, func() bool { return r.len() >= 1 }, testTimeout, 100*time.Microsecond)
+	b.Publish(Event{ID: "H", Type: ProcessExited})
+	waitIdle(t, b)
+	pos := indexOf(r.ids(), "H")
+	assert.LessOrEqual(t, pos, 2, "the High event waited behind at most one running Low event: %v", r.ids())
+}
+
+// Fast handlers are taken several at a time, which is what keeps the
+// queue's lock from being taken twice per event.
+func TestFastHandlersAreBatched(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, QueueSize: 1000})
+	b.Subscribe(BuildEvent, func(Event) {})
+	release := holdWorker(t, b)
+	for i := 0; i < 1000; i++ {
+		b.Publish(Event{Type: BuildEvent})
+	}
+	release()
+	waitIdle(t, b)
+	requireAccounted(t, b)
+	w := b.pool.slots()[0]
+	b.Shutdown() // the worker has exited: its batch can be read
+	assert.Greater(t, w.bt.target, 1)
+}
+
+func TestBatchAdapts(t *testing.T) {
+	var bt batch
+	bt.target = 1
+	for i := 0; i < 10; i++ {
+		bt.adapt(batchBudget/2, maxBatch)
+	}
+	assert.Equal(t, maxBatch, bt.target, "fast batches grow to the limit")
+	bt.adapt(batchBudget+1, maxBatch)
+	assert.Equal(t, 1, bt.target, "one slow batch falls back to single events")
+	bt.adapt(0, 1)
+	assert.Equal(t, 1, bt.target, "a limit of one, with a watchdog, never batches")
+}
+
+// Two events whose handlers wait for each other need two workers. A
+// worker that took both in one batch would wait forever for itself; the
+// free worker takes the second from its batch instead of parking.
+func TestRendezvousHandlersNeverDeadlockOnABatch(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 100})
+	b.Subscribe(LogLine, func(Event) {}) // fast events grow the batches
+	var pair sync.WaitGroup
+	b.Subscribe(BuildEvent, func(Event) { pair.Done(); pair.Wait() })
+	for round := 0; round < 200; round++ {
+		for i := 0; i < 64; i++ {
+			b.Publish(Event{Type: LogLine})
+		}
+		pair.Add(2)
+		b.Publish(Event{Type: BuildEvent})
+		b.Publish(Event{Type: BuildEvent})
+		waitIdle(t, b)
+	}
+	requireAccounted(t, b)
+}
