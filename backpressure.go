@@ -163,8 +163,15 @@ func (q *queue) put(ctx context.Context, j *job) admission {
 	}
 	if q.queued < q.capacity {
 		q.admitLocked(j)
+		busy := q.queued > q.capacity/2
 		q.mu.Unlock()
+		if busy && q.halfFull != nil {
+			q.halfFull()
+		}
 		return admission{}
+	}
+	if q.halfFull != nil {
+		q.halfFull()
 	}
 	if q.policy == Block || q.timeout > 0 {
 		if a, done := q.waitForRoom(ctx, j); done {

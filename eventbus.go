@@ -11,6 +11,13 @@
 // every published event ends up either processed or dropped, exactly once,
 // with the drop reported through Config.OnDrop and Metrics.
 //
+// Workers take events from the queue one at a time while handlers are
+// slow, and up to 16 of one priority level at a time while handlers finish
+// within microseconds, which keeps the queue's lock from becoming the
+// bottleneck; a worker that finds the queue empty takes the unstarted rest
+// of another worker's batch, so no event waits behind a busy worker while
+// another is free.
+//
 // All methods of EventBus and Subscription are safe for concurrent use.
 package eventbus
 
@@ -128,6 +135,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	}
 	if cfg.MaxWorkers > 0 {
 		b.sc = newScaler(b)
+		b.q.halfFull = b.sc.nudge
 	}
 	return b, nil
 }

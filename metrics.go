@@ -71,7 +71,7 @@ type MetricsSnapshot struct {
 	AvgProcessingTime time.Duration `json:"avg_processing_time_ns"`
 	// Wait is the time from publish until a worker takes the event, per
 	// priority. (A worker takes several events at once only while handlers
-	// are fast; see Config.)
+	// are fast; see the package documentation.)
 	Wait PriorityWaits `json:"wait"`
 	// WorkerUtilization is, per worker, the share of the last sampling
 	// window (Config.MetricsWindow) it spent handling events, 0 to 1. An

@@ -26,10 +26,13 @@ type job struct {
 // earlier job of their ordered stream, in lanes. capacity bounds the two
 // together.
 type queue struct {
-	mu       sync.Mutex
-	work     sync.Cond // signalled when a job becomes runnable or the queue closes
-	lv       levels
-	lanes    lanes
+	mu    sync.Mutex
+	work  sync.Cond // signalled when a job becomes runnable or the queue closes
+	lv    levels
+	lanes lanes
+	// halfFull is called, outside the lock, when a publish leaves the queue
+	// more than half full; a dynamic pool's scaler listens. nil otherwise.
+	halfFull func()
 	pool     *pool // whose workers' batches stealLocked looks at
 	queued   int   // jobs runnable or parked
 	capacity int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,10 +102,25 @@ type scaler struct {
 	bus    *EventBus
 	cancel context.CancelFunc
 	done   chan struct{}
+	// poke wakes the scaler when a publish finds the queue more than half
+	// full, so that the interval is timed from the moment it happened
+	// rather than from the next tick; pending keeps publishers from
+	// sending more than one poke at a time.
+	poke    chan struct{}
+	pending atomic.Bool
 
 	full       bool  // the queue was more than half full at the last look
+	fullSince  int64 // monotime since which it has been
 	lastGrow   int64 // monotime of the last growth
 	lastShrink int64
+}
+
+// nudge tells the scaler the queue is more than half full. It is called by
+// publishers and costs them one atomic load while a poke is pending.
+func (s *scaler) nudge() {
+	if !s.pending.Load() && s.pending.CompareAndSwap(false, true) {
+		s.poke <- struct{}{} // buffered: pending guarantees room
+	}
 }
 
 // scaleState is the scaler's view of one worker, touched only by it.
@@ -115,21 +131,36 @@ type scaleState struct {
 
 func newScaler(b *EventBus) *scaler {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &scaler{bus: b, cancel: cancel, done: make(chan struct{})}
+	s := &scaler{bus: b, cancel: cancel, done: make(chan struct{}), poke: make(chan struct{}, 1)}
 	go s.run(ctx)
 	return s
 }
 
 func (s *scaler) run(ctx context.Context) {
 	defer close(s.done)
-	t := time.NewTicker(s.bus.cfg.ScaleInterval)
+	// The ticker only finds idle workers: growth is driven by pokes and
+	// by the due timer, so a short ScaleInterval costs no wake-ups while
+	// the bus is quiet.
+	interval := s.bus.cfg.ScaleInterval
+	t := time.NewTicker(max(interval, s.bus.cfg.IdleTimeout/4))
 	defer t.Stop()
+	due := time.NewTimer(interval) // the next look while the queue is busy
+	defer due.Stop()
+	armed := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.look(monotime())
+		case <-due.C:
+			armed = false
+		case <-s.poke:
+			s.pending.Store(false)
+		}
+		s.look(monotime())
+		if s.full && !armed {
+			due.Reset(interval)
+			armed = true
 		}
 	}
 }
@@ -165,15 +196,21 @@ func (s *scaler) look(now int64) {
 	size := b.sizer.size
 	b.sizer.mu.Unlock()
 
-	wasFull := s.full
-	s.full = queued > cfg.QueueSize/2
+	if full := queued > cfg.QueueSize/2; full != s.full {
+		s.full, s.fullSince = full, now
+	}
 	switch {
-	case s.full && wasFull && size < cfg.MaxWorkers &&
+	case s.full && now-s.fullSince >= int64(cfg.ScaleInterval) && size < cfg.MaxWorkers &&
 		now-s.lastShrink >= int64(cfg.ScaleInterval):
+		// A queue at capacity drops or blocks publishers: answer with the
+		// whole pool rather than ramp up through several intervals.
 		to := min(2*size, cfg.MaxWorkers)
+		if queued >= cfg.QueueSize {
+			to = cfg.MaxWorkers
+		}
 		if b.resize(to, fmt.Sprintf("queue more than half full (%d of %d) for %v", queued, cfg.QueueSize, cfg.ScaleInterval)) == nil {
 			s.lastGrow = now
-			s.full = false // the next growth needs another full interval
+			s.fullSince = now // the next growth needs another full interval
 		}
 	case queued < max(cfg.QueueSize/10, 1) && idle > 0 && size > cfg.MinWorkers &&
 		now-s.lastGrow >= int64(cfg.IdleTimeout):
