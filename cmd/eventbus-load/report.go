@@ -1,0 +1,163 @@
+package main
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/brummer-dev/eventbus"
+)
+
+// report is everything a run of the tool measured, for the text, HTML and
+// JSON outputs.
+type report struct {
+	Tool        string         `json:"tool"`
+	Started     time.Time      `json:"started"`
+	Machine     machineInfo    `json:"machine"`
+	Config      configInfo     `json:"config"`
+	Handler     handlerInfo    `json:"handler"`
+	Sizing      sizingInfo     `json:"sizing"`
+	LogRate     float64        `json:"flood_log_rate"`      // log lines/s in the flood
+	PoolRate    float64        `json:"flood_pool_capacity"` // the table pool's estimated capacity, events/s
+	Scenarios   []*result      `json:"scenarios"`
+	Baseline    []*result      `json:"baseline"`
+	Sweeps      []*sweepResult `json:"sweeps"`
+	Interrupted bool           `json:"interrupted"`
+	ChecksOK    bool           `json:"checks_ok"`
+
+	opts *options
+}
+
+type machineInfo struct {
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+}
+
+// configInfo is the configuration of the table's runs.
+type configInfo struct {
+	Workers     int           `json:"workers"`
+	Queue       int           `json:"queue"`
+	Policy      string        `json:"policy"`
+	Priority    bool          `json:"priority"`
+	Timeout     time.Duration `json:"timeout_ns"`
+	FromDefault bool          `json:"default_workers"` // -workers was not given
+}
+
+type handlerInfo struct {
+	Spec        string        `json:"spec"`
+	Description string        `json:"description"`
+	Parts       []part        `json:"parts"`
+	Mean        time.Duration `json:"mean_ns"`
+	CPURoundNS  float64       `json:"cpu_ns_per_hash_round"`
+}
+
+// sizingInfo is what the library's sizing functions say on this machine.
+type sizingInfo struct {
+	CalculateOptimalWorkers int    `json:"calculate_optimal_workers"`
+	EnvWorkers              int    `json:"environment_workers"`
+	EnvQueue                int    `json:"environment_queue"`
+	EnvProfile              string `json:"environment_profile"`
+	EnvReason               string `json:"environment_reason"`
+	Decision                string `json:"decision"` // SizingDecision.String()
+}
+
+func newReport(o *options) *report {
+	d := eventbus.DecideSizing()
+	mean, _ := o.prof.mean()
+	queue := o.queue
+	if queue == 0 {
+		queue = o.baseWorkers() * 10
+	}
+	return &report{
+		Tool:    "eventbus-load",
+		Started: time.Now(),
+		Machine: machineInfo{Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+			NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)},
+		Config: configInfo{Workers: o.baseWorkers(), Queue: queue, Policy: o.policy.String(),
+			Priority: o.priority, Timeout: o.timeout, FromDefault: o.workers == 0},
+		Handler: handlerInfo{Spec: o.prof.String(), Description: o.prof.describe(), Parts: o.prof.parts,
+			Mean: mean, CPURoundNS: roundTime()},
+		Sizing: sizingInfo{CalculateOptimalWorkers: eventbus.CalculateOptimalWorkers(), EnvWorkers: d.Workers,
+			EnvQueue: d.QueueSize, EnvProfile: d.Profile, EnvReason: d.Reason, Decision: d.String()},
+		LogRate:  o.logRate(),
+		PoolRate: o.prof.capacity(o.baseWorkers(), runtime.GOMAXPROCS(0)),
+		opts:     o,
+
+		Scenarios: []*result{},
+		Baseline:  []*result{},
+		Sweeps:    []*sweepResult{},
+	}
+}
+
+// newSweep starts the sweep of scenario name.
+func (r *report) newSweep(name string) *sweepResult {
+	o := r.opts
+	sw := &sweepResult{
+		Scenario:       name,
+		Workers:        o.sweepCounts(),
+		Budget:         o.p99Budget,
+		Queue:          "10 per worker",
+		DefaultWorkers: r.Sizing.CalculateOptimalWorkers,
+		EnvWorkers:     r.Sizing.EnvWorkers,
+		EnvProfile:     r.Sizing.EnvProfile,
+	}
+	if o.queue > 0 {
+		sw.Queue = fmtCount(int64(o.queue))
+	}
+	if o.workers > 0 {
+		sw.ConfiguredWorkers = o.workers
+	}
+	return sw
+}
+
+// finish records whether the runs were interrupted and whether every check
+// passed.
+func (r *report) finish(interrupted bool) {
+	r.Interrupted = interrupted
+	r.ChecksOK = true
+	for _, res := range r.allResults() {
+		if !res.ok() {
+			r.ChecksOK = false
+		}
+	}
+}
+
+// allResults returns every run's result.
+func (r *report) allResults() []*result {
+	all := append([]*result{}, r.Scenarios...)
+	all = append(all, r.Baseline...)
+	for _, sw := range r.Sweeps {
+		all = append(all, sw.Points...)
+	}
+	return all
+}
+
+// baselineOf returns the naive run of scenario name, or nil.
+func (r *report) baselineOf(name string) *result {
+	for _, b := range r.Baseline {
+		if b.Scenario == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// floodResult returns the flood run to chart delivered and dropped per
+// priority: the table's, else the sweep point at the table's worker count.
+func (r *report) floodResult() *result {
+	for _, s := range r.Scenarios {
+		if s.Scenario == "flood" {
+			return s
+		}
+	}
+	for _, sw := range r.Sweeps {
+		if sw.Scenario == "flood" {
+			if p := sw.point(r.Config.Workers); p != nil {
+				return p
+			}
+		}
+	}
+	return nil
+}
