@@ -298,7 +298,7 @@ func (s *workerStats) wait(j *job, start int64) {
 	}
 	wait := start - j.enqueued
 	lv := j.prio - 1
-	s.waits[lv][waitBucket(wait)].Add(1)
+	bump(&s.waits[lv][waitBucket(wait)])
 	if wait > s.maxWait[lv].Load() {
 		s.maxWait[lv].Store(wait)
 	}
@@ -308,10 +308,7 @@ func (s *workerStats) wait(j *job, start int64) {
 // event counts in the moving average with the batch's mean time.
 func (s *workerStats) endBatch(start, now int64, n int) {
 	d := now - start
-	per := float64(d) / float64(max(n, 1))
-	for k := 0; k < n; k++ {
-		s.ema.add(per)
-	}
+	s.ema.addN(float64(d)/float64(max(n, 1)), n)
 	s.busy += d
 	s.busyWord.Store(s.busy)
 }
@@ -344,6 +341,29 @@ func (e *ema) add(x float64) {
 	}
 	e.bits.Store(math.Float64bits(e.v))
 }
+
+// addN adds x n times, in one step: n ≤ maxBatch.
+func (e *ema) addN(x float64, n int) {
+	if n <= 0 {
+		return
+	}
+	if !e.set {
+		e.add(x)
+		n--
+	}
+	keep := emaKeep[n] // (1-alpha)^n
+	e.v = e.v*keep + x*(1-keep)
+	e.bits.Store(math.Float64bits(e.v))
+}
+
+// emaKeep[n] is (1-alpha)^n, the weight the average keeps over n values.
+var emaKeep = func() (k [maxBatch + 1]float64) {
+	k[0] = 1
+	for n := 1; n <= maxBatch; n++ {
+		k[n] = k[n-1] * (1 - emaAlpha)
+	}
+	return k
+}()
 
 // value returns the average and whether any value was added.
 func (e *ema) value() (float64, bool) {

@@ -24,6 +24,22 @@ func TestEMAOnAFixedSequence(t *testing.T) {
 	v, ok := e.value()
 	require.True(t, ok)
 	assert.InDelta(t, 156.1, v, 1e-9)
+
+	// Adding a value n times at once is adding it n times.
+	var one, many ema
+	one.add(50)
+	many.add(50)
+	for i := 0; i < 7; i++ {
+		one.add(80)
+	}
+	many.addN(80, 7)
+	a, _ := one.value()
+	b, _ := many.value()
+	assert.InDelta(t, a, b, 1e-9)
+	var fresh ema
+	fresh.addN(30, 3)
+	v, _ = fresh.value()
+	assert.InDelta(t, 30, v, 1e-9, "the first value is taken as is")
 }
 
 func TestWaitBuckets(t *testing.T) {

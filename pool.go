@@ -192,6 +192,11 @@ func (b *EventBus) addWorker() bool {
 	return true
 }
 
+// bump adds one to a counter that only one goroutine writes (a worker's
+// own): a load and a plain store instead of a locked add, while readers on
+// other goroutines still read it atomically.
+func bump(c *atomic.Int64) { c.Store(c.Load() + 1) }
+
 // cur returns the event being handled.
 func (w *worker) cur() *job { return &w.bt.jobs[w.bt.i] }
 
@@ -292,7 +297,7 @@ func (b *EventBus) dispatch(w *worker, j *job, from int) {
 		}
 		b.afterInvoke(w, s)
 	}
-	w.done[j.epoch].Add(1)
+	bump(&w.done[j.epoch])
 	b.notifyIdle()
 }
 
@@ -308,12 +313,12 @@ func (b *EventBus) afterInvoke(w *worker, s *Subscription) {
 func (b *EventBus) invoke(w *worker, s *Subscription, j *job) {
 	watched := b.wd != nil
 	if watched {
-		w.calls.Add(1) // odd: inside a call
+		bump(&w.calls) // odd: inside a call
 	}
 	returned := false
 	defer func() {
 		if watched {
-			w.calls.Add(1)
+			bump(&w.calls)
 		}
 		if !returned {
 			b.handlerFailed(w, j, recover())
@@ -327,7 +332,7 @@ func (b *EventBus) invoke(w *worker, s *Subscription, j *job) {
 // it to Config.OnPanic. recovered is nil when the handler called
 // runtime.Goexit: a panic, even panic(nil), recovers as a non-nil value.
 func (b *EventBus) handlerFailed(w *worker, j *job, recovered any) {
-	w.panics.Add(1)
+	bump(&w.panics)
 	if recovered == nil {
 		recovered = ErrHandlerExited
 	}
