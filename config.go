@@ -119,7 +119,7 @@ type Config struct {
 	// every Low handler is stuck (Brummer's log handlers block when its
 	// TUI is slow). It costs Low events that share of the pool when only
 	// Low events are queued (measured: 5 workers with 1 ms handlers ran
-	// 3,400 Low events/s with one reserved, against 4,230 with none). 0
+	// 3,430 Low events/s with one reserved, against 4,420 with none). 0
 	// means the default: 1 when Workers (or MaxWorkers) is at least 2,
 	// otherwise none; -1 means none. It must be less than Workers. However
 	// small a dynamic pool is, one worker may always run Low events.
