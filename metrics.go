@@ -1,7 +1,6 @@
 package eventbus
 
 import (
-	"context"
 	"errors"
 	"math"
 	"math/bits"
@@ -375,10 +374,8 @@ func (e *ema) value() (float64, bool) {
 // utilization and keeps the queue depth history. Its own state is guarded
 // by mu, which only the sampler and Metrics take.
 type monitor struct {
-	bus    *EventBus
-	window time.Duration
-	cancel context.CancelFunc
-	done   chan struct{}
+	bus     *EventBus
+	sampler *background
 
 	mu      sync.Mutex // guards the fields below and the workers' util and prevBusy
 	prevT   int64
@@ -387,30 +384,9 @@ type monitor struct {
 }
 
 func newMonitor(b *EventBus) *monitor {
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &monitor{
-		bus:    b,
-		window: b.cfg.MetricsWindow,
-		cancel: cancel,
-		done:   make(chan struct{}),
-		prevT:  monotime(),
-	}
-	go m.run(ctx)
+	m := &monitor{bus: b, prevT: monotime()}
+	m.sampler = every(b.cfg.MetricsWindow, m.sample)
 	return m
-}
-
-func (m *monitor) run(ctx context.Context) {
-	defer close(m.done)
-	t := time.NewTicker(m.window)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.sample()
-		}
-	}
 }
 
 // stopped reports whether the bus has shut down and its workers exited.
@@ -424,10 +400,7 @@ func (m *monitor) stopped() bool {
 }
 
 // stop ends the sampler and waits for it.
-func (m *monitor) stop() {
-	m.cancel()
-	<-m.done
-}
+func (m *monitor) stop() { m.sampler.stop() }
 
 // sample closes a window: utilization per worker over it, and one depth
 // sample.

@@ -1,7 +1,6 @@
 package eventbus
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
 )
@@ -10,14 +9,12 @@ import (
 // Go cannot stop a goroutine, so it reports them and, with
 // Config.ReplaceStuckWorkers, starts a fresh worker in the stuck one's place
 // so that the pool keeps its capacity. It reads only a per-worker call
-// counter on each tick: the workers pay one uncontended atomic add per call
-// for it and read no clock.
+// counter on each tick: the workers pay two single-writer counter updates
+// per call for it and read no clock.
 type watchdog struct {
 	bus     *EventBus
 	timeout int64 // nanoseconds
-	tick    time.Duration
-	cancel  context.CancelFunc
-	done    chan struct{}
+	ticker  *background
 
 	slow     atomic.Int64 // calls reported slow
 	replaced atomic.Int64 // workers started in place of stuck ones
@@ -33,37 +30,13 @@ type watchState struct {
 }
 
 func newWatchdog(b *EventBus) *watchdog {
-	ctx, cancel := context.WithCancel(context.Background())
-	wd := &watchdog{
-		bus:     b,
-		timeout: int64(b.cfg.HandlerTimeout),
-		tick:    max(b.cfg.HandlerTimeout/4, time.Millisecond),
-		cancel:  cancel,
-		done:    make(chan struct{}),
-	}
-	go wd.run(ctx)
+	wd := &watchdog{bus: b, timeout: int64(b.cfg.HandlerTimeout)}
+	wd.ticker = every(max(b.cfg.HandlerTimeout/4, time.Millisecond), func() { wd.check(monotime()) })
 	return wd
 }
 
-func (wd *watchdog) run(ctx context.Context) {
-	defer close(wd.done)
-	t := time.NewTicker(wd.tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			wd.check(monotime())
-		}
-	}
-}
-
 // stop ends the watchdog and waits for it.
-func (wd *watchdog) stop() {
-	wd.cancel()
-	<-wd.done
-}
+func (wd *watchdog) stop() { wd.ticker.stop() }
 
 // check looks at every worker once. A call is timed from the first tick
 // that sees it, so it is reported between HandlerTimeout and HandlerTimeout
