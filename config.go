@@ -193,7 +193,9 @@ const defaultShutdownTimeout = 5 * time.Second
 // DefaultConfig returns the configuration recommended for an interactive
 // program such as Brummer: CalculateOptimalWorkers() workers, a queue of ten
 // events per worker, priorities on, monitoring on, and the DropLowPri policy
-// with no publisher wait, so Publish never blocks.
+// with no publisher wait, so Publish never blocks. QueueSize is filled in:
+// a program that changes Workers should set QueueSize too (0 means ten per
+// worker).
 //
 // The default policy is DropLowPri, not the DropOldest of the design
 // research this package comes from: under a log flood (log lines arriving
