@@ -300,6 +300,7 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 
 // reject drops an event that never entered the queue.
 func (b *EventBus) reject(ev *Event, p Priority, reason error) {
+	b.drops.rejected.Add(1)
 	b.drops.record(p, reason)
 	b.reportDrop(ev, reason)
 }

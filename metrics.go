@@ -146,6 +146,9 @@ type dropCounts struct {
 	// evicted counts, per WaitIdle parity, dropped events that had been
 	// queued; WaitIdle counts them as finished.
 	evicted [2]atomic.Int64
+	// rejected counts dropped events that were never queued. It is counted
+	// before the drop's cell, so a snapshot that sees the drop sees it too.
+	rejected atomic.Int64
 }
 
 const (
@@ -198,17 +201,19 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 		QueueCapacity:     b.cfg.QueueSize,
 	}
 	// Read the later stages first: an event moving along while we read is
-	// then counted at an earlier stage, never twice.
+	// then counted at an earlier stage, never twice, and pending is never
+	// negative. Published is a sum of counts that only grow, read once
+	// each, so no snapshot's is below an earlier one's.
 	processed := b.pool.processed(-1) + b.unrouted.Load()
 	drops, dropped := b.drops.snapshot()
-	evicted := b.drops.evicted[0].Load() + b.drops.evicted[1].Load()
 	depth, admitted, waiting := b.q.counts()
+	rejected := b.drops.rejected.Load()
 	unrouted := b.unrouted.Load()
 
 	m.EventsProcessed = processed
 	m.EventsDropped = dropped
 	m.Drops = drops
-	m.EventsPublished = admitted + unrouted + (dropped - evicted)
+	m.EventsPublished = admitted + rejected + unrouted
 	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
 	m.HandlerPanics = b.pool.panics()
 	b.sizer.fill(&m)
