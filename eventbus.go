@@ -53,11 +53,11 @@ const (
 // copy of the struct, but Data is one map shared by all of them: handlers
 // must treat it as read-only.
 type Event struct {
-	ID        string
-	Type      EventType
-	ProcessID string
-	Timestamp time.Time
-	Data      map[string]interface{}
+	ID        string                 // unique within the bus; filled by Publish when empty
+	Type      EventType              // selects the handlers and, by default, the priority
+	ProcessID string                 // the process the event is about, if any; see OrderByProcessID
+	Timestamp time.Time              // the publish time; filled by Publish when zero
+	Data      map[string]interface{} // the payload, shared by all handlers: read-only
 }
 
 // Handler handles one event. It runs on a worker goroutine; several
