@@ -151,10 +151,10 @@ type admission struct {
 	evict   bool
 }
 
-// put queues *j, waiting and applying the drop policy as the Config says.
-// ctx may be nil (Publish and PublishWithBackpressure have none). The
-// caller reports the drops that the returned admission describes, after
-// put has released the lock.
+// put queues *j, waiting and applying the drop policy as the Config says;
+// a wait also ends with ctx (Publish and PublishWithBackpressure pass
+// context.Background(), which never ends). The caller reports the drops
+// that the returned admission describes, after put has released the lock.
 func (q *queue) put(ctx context.Context, j *job) admission {
 	q.mu.Lock()
 	if q.closed {
@@ -201,15 +201,11 @@ func (q *queue) waitForRoom(ctx context.Context, j *job) (a admission, done bool
 		defer t.Stop()
 		timeout = t.C
 	}
-	var cancel <-chan struct{}
-	if ctx != nil {
-		cancel = ctx.Done()
-	}
 	var ctxErr error
 	select {
 	case <-w.ready:
 	case <-timeout:
-	case <-cancel:
+	case <-ctx.Done():
 		ctxErr = ctx.Err()
 	}
 

@@ -204,7 +204,7 @@ func (b *EventBus) subscribe(t EventType, all bool, h Handler) *Subscription {
 // blocks; under Block it waits for room or for shutdown. After shutdown it
 // drops ev with the reason ErrEventBusShutdown.
 func (b *EventBus) Publish(ev Event) {
-	_ = b.publish(nil, ev, 0)
+	_ = b.publish(context.Background(), ev, 0)
 }
 
 // PublishWithBackpressure is Publish with an explicit priority, which
@@ -223,7 +223,7 @@ func (b *EventBus) PublishWithBackpressure(ev Event, p Priority) error {
 	if !b.cfg.EnablePriority {
 		p = PriorityMedium
 	}
-	return b.publish(nil, ev, p)
+	return b.publish(context.Background(), ev, p)
 }
 
 // PublishContext is Publish that gives up when ctx is done: under Block, or
@@ -270,11 +270,9 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		b.unrouted.Add(1)
 		return nil
 	}
-	if ctx != nil {
-		if err := ctx.Err(); err != nil {
-			b.reject(&ev, p, err)
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		b.reject(&ev, p, err)
+		return err
 	}
 	j := job{ev: ev, subs: subs, prio: p}
 	if b.cfg.OrderingKey != nil {

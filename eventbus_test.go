@@ -234,7 +234,8 @@ func TestPanickingHandlersAreContained(t *testing.T) {
 			panic(nil)
 		case "runtime":
 			var m map[string]int
-			m["x"] = 1 // assignment to a nil map
+			//lint:ignore SA5000 the handler panics with a runtime error on purpose
+			m["x"] = 1
 		}
 	})
 	b.Subscribe(ErrorDetected, func(Event) { after.Add(1) })

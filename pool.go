@@ -93,18 +93,6 @@ func (p *pool) leave() {
 	}
 }
 
-// size returns the number of slots that take work: not replaced while
-// stuck, and not leaving.
-func (p *pool) size() int {
-	n := 0
-	for _, w := range p.slots() {
-		if !w.detached.Load() {
-			n++
-		}
-	}
-	return n
-}
-
 // slots returns the current slot list; the caller must not modify it.
 func (p *pool) slots() []*worker {
 	p.mu.Lock()

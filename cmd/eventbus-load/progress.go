@@ -91,17 +91,6 @@ func (p *progress) finish(summary string) {
 	fmt.Fprintf(p.w, "%s: %s\n", p.label, summary)
 }
 
-// note writes a line of its own: above the live line on a terminal.
-func (p *progress) note(line string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.live && p.shown {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.shown = false
-	}
-	fmt.Fprintln(p.w, line)
-}
-
 func (p *progress) redraw() {
 	if !p.live {
 		return
