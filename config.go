@@ -15,10 +15,11 @@ import (
 // NewEventBus copies the Config: changing it (or its Priorities map)
 // afterwards does not affect a running bus.
 type Config struct {
-	// Workers is the number of worker goroutines that run handlers. The bus
-	// never starts more: a burst of events waits in the queue instead.
-	// 0 means CalculateOptimalWorkers(). Negative, or more than WorkerLimit,
-	// is an error.
+	// Workers is the number of worker goroutines that run handlers. A burst
+	// of events waits in the queue instead of starting more (only a dynamic
+	// pool, Resize, or the replacement of a stuck worker changes the
+	// count). 0 means CalculateOptimalWorkers(), or MinWorkers for a
+	// dynamic pool. Negative, or more than WorkerLimit, is an error.
 	Workers int
 
 	// MinWorkers and MaxWorkers, when MaxWorkers is positive, make the pool
@@ -36,9 +37,9 @@ type Config struct {
 	// rule: when the queue has been more than half full for an interval
 	// (timed from the publish that filled it past half), the pool doubles,
 	// up to MaxWorkers, or goes straight to MaxWorkers if the queue is
-	// full; when
-	// it has been under a tenth full and workers have had nothing to do
-	// for IdleTimeout, those idle workers leave, down to MinWorkers. After
+	// full; when it has been under a tenth full and workers have had
+	// nothing to do for IdleTimeout, those idle workers leave, down to
+	// MinWorkers. After
 	// growing it waits IdleTimeout before it may shrink, and after
 	// shrinking one interval before it may grow, so that a load at the
 	// threshold does not make it flap. The scaler wakes every IdleTimeout/4
@@ -53,7 +54,8 @@ type Config struct {
 
 	// QueueSize is the number of events the bus holds waiting for a worker,
 	// all priorities together. Events being handled do not count.
-	// 0 means Workers*10. Negative is an error.
+	// 0 means ten per worker: Workers*10, or MaxWorkers*10 for a dynamic
+	// pool. Negative is an error.
 	QueueSize int
 
 	// EnablePriority makes workers take High events before Medium ones and
@@ -66,10 +68,12 @@ type Config struct {
 	// the queue is full. See DropPolicy.
 	BackpressureMode DropPolicy
 
-	// MonitoringEnabled turns on the figures of Metrics that cost a clock
-	// read per event: handler time, wait time, worker utilization and the
-	// queue depth history. The counts of published, processed and dropped
-	// events are always kept.
+	// MonitoringEnabled turns on the figures of Metrics that need the
+	// clock: handler time, wait time, worker utilization and the queue
+	// depth history. They cost two clock reads per batch of events and a
+	// counter per event, and one goroutine that samples once per
+	// MetricsWindow. The counts of published, processed and dropped events
+	// are always kept.
 	MonitoringEnabled bool
 
 	// MetricsWindow is the sampling window of the monitoring figures: worker
@@ -292,7 +296,7 @@ func (c Config) resolved() Config {
 		c.IdleTimeout = defaultIdleTimeout
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = c.Workers * 10
+		c.QueueSize = max(c.Workers, c.MaxWorkers) * 10
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout

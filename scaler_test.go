@@ -288,3 +288,8 @@ func TestResizeErrorsAreDistinct(t *testing.T) {
 	assert.True(t, errors.Is(err, ErrInvalidSize))
 	assert.Contains(t, err.Error(), "0 workers")
 }
+
+func TestDynamicPoolQueueFitsItsLargestSize(t *testing.T) {
+	b := newBus(t, Config{MinWorkers: 2, MaxWorkers: 20})
+	assert.Equal(t, 200, b.Config().QueueSize, "ten events per worker of the largest pool")
+}
