@@ -155,3 +155,18 @@ func waitQuiet(t testing.TB, b *EventBus) {
 		waitIdle(t, b)
 	}
 }
+
+// lanesAfterShutdown shuts b down and returns the number of ordered streams
+// its queue still holds. A worker gives back the streams of its batch at
+// its next pop, just after the events count as handled, so WaitIdle may
+// return a moment before that; a worker that exited has popped for the
+// last time.
+func lanesAfterShutdown(t testing.TB, b *EventBus) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	require.NoError(t, b.ShutdownContext(ctx))
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return len(b.q.lanes.m)
+}

@@ -81,7 +81,7 @@ func TestOrderingPerKey(t *testing.T) {
 		assert.Equal(t, perKey-1, c.last[fmt.Sprintf("proc-%d", k)])
 	}
 	requireAccounted(t, b)
-	assert.Empty(t, b.q.lanes.m, "idle keys hold no memory")
+	assert.Zero(t, lanesAfterShutdown(t, b), "idle keys hold no memory")
 }
 
 func TestOrderingSurvivesDrops(t *testing.T) {
@@ -97,7 +97,7 @@ func TestOrderingSurvivesDrops(t *testing.T) {
 			m := requireAccounted(t, b)
 			assert.Positive(t, m.EventsDropped)
 			assert.Equal(t, c.handled.Load(), m.EventsProcessed)
-			assert.Empty(t, b.q.lanes.m)
+			assert.Zero(t, lanesAfterShutdown(t, b))
 		})
 	}
 }
@@ -157,12 +157,9 @@ func TestIdleKeysReleaseTheirMemory(t *testing.T) {
 		b.Publish(Event{ID: "x", Timestamp: clockBase, Type: LogLine, ProcessID: key})
 	}
 	waitIdle(t, b)
+	assert.Zero(t, lanesAfterShutdown(t, b))
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	b.q.mu.Lock()
-	lanes := len(b.q.lanes.m)
-	b.q.mu.Unlock()
-	assert.Zero(t, lanes)
 	grown := int64(after.HeapInuse) - int64(before.HeapInuse)
 	assert.Less(t, grown, int64(4<<20), "heap grew by %d bytes over %d keys", grown, keys)
 	requireAccounted(t, b)
