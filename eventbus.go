@@ -323,7 +323,9 @@ func (b *EventBus) reportDrop(ev *Event, reason error) {
 // WaitIdle waits until every event published before the call has been
 // processed or dropped, or until ctx is done, in which case it returns
 // ctx.Err(). Events published during the call may or may not be waited for.
-// It is meant for tests, flushes before exit, and checkpoints; calling it
+// Once it returns nil, Metrics counts each of those events, and with
+// monitoring on its handler time is in AvgProcessingTime and
+// WorkerUtilization. It is meant for tests, flushes before exit, and checkpoints; calling it
 // from inside a handler waits for that handler's own event and so can only
 // end with ctx.
 func (b *EventBus) WaitIdle(ctx context.Context) error {

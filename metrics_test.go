@@ -171,6 +171,22 @@ func TestQueueDepthHistoryIsBounded(t *testing.T) {
 	assert.Equal(t, start.Add(time.Duration(3*MetricsHistory+6)*time.Second), hist[len(hist)-1].Time)
 }
 
+// An event counts as processed only once its handler time is recorded, so
+// a test may read the average right after WaitIdle.
+func TestMetricsAfterWaitIdleIncludeTheHandlerTime(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		b, err := NewEventBus(Config{Workers: 1, MonitoringEnabled: true})
+		require.NoError(t, err)
+		b.Subscribe(BuildEvent, func(Event) {})
+		b.Publish(Event{Type: BuildEvent})
+		waitIdle(t, b)
+		m := b.Metrics()
+		b.Shutdown()
+		require.EqualValues(t, 1, m.EventsProcessed)
+		require.Positive(t, m.AvgProcessingTime, "round %d", i)
+	}
+}
+
 func TestAvgProcessingTimeFollowsTheHandlers(t *testing.T) {
 	b := newBus(t, Config{Workers: 1, MonitoringEnabled: true})
 	b.Subscribe(BuildEvent, func(Event) { time.Sleep(2 * time.Millisecond) })

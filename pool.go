@@ -257,6 +257,7 @@ func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
 		if !ok {
 			break
 		}
+		b.handled(w, j)
 		bt.i = next
 	}
 	bt.ran = bt.i + 1 // a thief took the rest, if any
@@ -267,10 +268,19 @@ func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
 		}
 		bt.adapt(now-start, b.batchLimit)
 	}
+	// The batch's last event counts as handled only now, after its timing
+	// is recorded, so that Metrics read after WaitIdle includes it.
+	b.handled(w, &bt.jobs[bt.i])
 	return bt.low && w.lowHeld.CompareAndSwap(bt.jobs[0].seq, 0)
 }
 
-// dispatch runs the handlers of j from index from on, then counts the
+// handled counts j as processed, after its handlers have run.
+func (b *EventBus) handled(w *worker, j *job) {
+	bump(&w.done[j.epoch])
+	b.notifyIdle()
+}
+
+// dispatch runs the handlers of j from index from on; runBatch counts the
 // event as processed.
 func (b *EventBus) dispatch(w *worker, j *job, from int) {
 	for i := from; i < len(j.subs); i++ {
@@ -285,8 +295,6 @@ func (b *EventBus) dispatch(w *worker, j *job, from int) {
 		}
 		b.afterInvoke(w, s)
 	}
-	bump(&w.done[j.epoch])
-	b.notifyIdle()
 }
 
 func (b *EventBus) afterInvoke(w *worker, s *Subscription) {
