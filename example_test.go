@@ -248,3 +248,26 @@ func ExampleEventBus_GetStats() {
 	// handler_panics 0
 	// workers 1
 }
+
+// WaitSince gives the latency of an interval, where Wait covers the bus's
+// whole life: keep the previous snapshot and compare.
+func ExampleMetricsSnapshot_WaitSince() {
+	bus, _ := eventbus.NewEventBus(eventbus.Config{Workers: 2, MonitoringEnabled: true,
+		BackpressureMode: eventbus.Block})
+	defer bus.Shutdown()
+	bus.Subscribe(eventbus.BuildEvent, func(eventbus.Event) {})
+	publish := func(n int) {
+		for i := 0; i < n; i++ {
+			bus.Publish(eventbus.Event{Type: eventbus.BuildEvent})
+		}
+		_ = bus.WaitIdle(context.Background())
+	}
+
+	publish(100)
+	prev := bus.Metrics()
+	publish(20)
+	now := bus.Metrics()
+	recent := now.WaitSince(prev)
+	fmt.Println(now.Wait.Medium.Count, recent.Medium.Count, recent.Medium.P99 <= now.Wait.Medium.Max)
+	// Output: 120 20 true
+}

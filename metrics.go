@@ -3,7 +3,6 @@ package eventbus
 import (
 	"errors"
 	"math"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,8 +68,9 @@ type MetricsSnapshot struct {
 	// each counts with their mean time.
 	AvgProcessingTime time.Duration `json:"avg_processing_time_ns"`
 	// Wait is the time from publish until a worker takes the event, per
-	// priority. (A worker takes several events at once only while handlers
-	// are fast; see the package documentation.)
+	// priority, over the bus's whole life; WaitSince gives it for the
+	// interval between two snapshots. (A worker takes several events at
+	// once only while handlers are fast; see the package documentation.)
 	Wait PriorityWaits `json:"wait"`
 	// WorkerUtilization is, per worker, the share of the last sampling
 	// window (Config.MetricsWindow) it spent handling events, 0 to 1. An
@@ -82,6 +82,8 @@ type MetricsSnapshot struct {
 	// QueueDepthHistory holds the queue depth sampled once per window, the
 	// oldest first, at most MetricsHistory samples.
 	QueueDepthHistory []DepthSample `json:"queue_depth_history"`
+
+	waits waitTotals // the histograms behind Wait, for WaitSince
 }
 
 // PriorityCounts is a count per priority level.
@@ -257,21 +259,6 @@ var clockBase = time.Now()
 
 func monotimeOf(t time.Time) int64 { return int64(t.Sub(clockBase)) }
 
-// Wait histogram buckets: bucket 0 holds waits under 1.024µs, bucket i
-// waits in [2^(i-1), 2^i) × 1.024µs, the last one everything longer
-// (about 70 s and up).
-const waitBuckets = 28
-
-func waitBucket(ns int64) int {
-	if ns < 0 {
-		ns = 0
-	}
-	return min(bits.Len64(uint64(ns)>>10), waitBuckets-1)
-}
-
-// bucketUpper returns the upper bound of bucket i in nanoseconds.
-func bucketUpper(i int) int64 { return int64(1024) << i }
-
 // workerStats is one worker's share of the monitoring figures. Only the
 // goroutine running the worker writes it, each figure with one atomic
 // store to a cache line no other worker writes, so recording costs no lock
@@ -437,29 +424,18 @@ func (m *monitor) sampleAt(now int64, wall time.Time) {
 func (m *monitor) fill(s *MetricsSnapshot) {
 	var sum float64
 	var n int
-	var hist [numLevels][waitBuckets]int64
-	var maxWait [numLevels]int64
-	slots := m.bus.pool.slots()
+	var slots []*worker
+	s.waits, slots = m.bus.pool.waitTotals()
 	for _, w := range slots {
 		if v, ok := w.stats.ema.value(); ok {
 			sum += v
 			n++
 		}
-		for lv := range hist {
-			for i := range hist[lv] {
-				hist[lv][i] += w.stats.waits[lv][i].Load()
-			}
-			maxWait[lv] = max(maxWait[lv], w.stats.maxWait[lv].Load())
-		}
 	}
 	if n > 0 {
 		s.AvgProcessingTime = time.Duration(sum / float64(n))
 	}
-	s.Wait = PriorityWaits{
-		Low:    waitStats(&hist[0], maxWait[0]),
-		Medium: waitStats(&hist[1], maxWait[1]),
-		High:   waitStats(&hist[2], maxWait[2]),
-	}
+	s.Wait = s.waits.stats()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -491,34 +467,4 @@ func (m *monitor) fill(s *MetricsSnapshot) {
 // share returns busy/span clamped to 0..1.
 func share(busy int64, span float64) float64 {
 	return min(max(float64(busy)/span, 0), 1)
-}
-
-// waitStats computes the figures of one level from its histogram.
-func waitStats(h *[waitBuckets]int64, maxWait int64) WaitStats {
-	var st WaitStats
-	for _, c := range h {
-		st.Count += c
-	}
-	if st.Count == 0 {
-		return st
-	}
-	st.P50 = percentile(h, st.Count, 0.50, maxWait)
-	st.P95 = percentile(h, st.Count, 0.95, maxWait)
-	st.P99 = percentile(h, st.Count, 0.99, maxWait)
-	st.Max = time.Duration(maxWait)
-	return st
-}
-
-// percentile returns the upper bound of the bucket holding the q-quantile,
-// capped by the largest wait seen (a bucket's bound may exceed it).
-func percentile(h *[waitBuckets]int64, total int64, q float64, maxWait int64) time.Duration {
-	rank := int64(math.Ceil(q * float64(total)))
-	var cum int64
-	for i, c := range h {
-		cum += c
-		if cum >= rank {
-			return time.Duration(min(bucketUpper(i), maxWait))
-		}
-	}
-	return time.Duration(maxWait)
 }

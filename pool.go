@@ -62,6 +62,7 @@ type pool struct {
 	retired struct {
 		done   [2]int64
 		panics int64
+		waits  waitTotals
 	}
 	// live counts the goroutines running a worker slot; it changes under
 	// mu, so that no worker starts after the last one has stopped the pool.
@@ -117,6 +118,7 @@ func (p *pool) retire(w *worker) {
 	p.retired.done[0] += w.done[0].Load()
 	p.retired.done[1] += w.done[1].Load()
 	p.retired.panics += w.panics.Load()
+	p.retired.waits.add(&w.stats)
 	p.workers = slices.DeleteFunc(slices.Clone(p.workers), func(x *worker) bool { return x == w })
 }
 
@@ -145,6 +147,20 @@ func (p *pool) processed(par int) int64 {
 		}
 	}
 	return n
+}
+
+// waitTotals returns the wait histograms of the slots that left the pool
+// and of the current ones, each counted once, and the current slots. A
+// slot that leaves after mu is released is read in place: it records no
+// more waits once it has left.
+func (p *pool) waitTotals() (waitTotals, []*worker) {
+	p.mu.Lock()
+	t, slots := p.retired.waits, p.workers
+	p.mu.Unlock()
+	for _, w := range slots {
+		t.add(&w.stats)
+	}
+	return t, slots
 }
 
 func (p *pool) panics() int64 {

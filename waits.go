@@ -1,0 +1,113 @@
+package eventbus
+
+import (
+	"math"
+	"math/bits"
+	"time"
+)
+
+// Wait histogram buckets: bucket 0 holds waits under 1.024µs, bucket i
+// waits in [2^(i-1), 2^i) × 1.024µs, the last one everything longer
+// (about 70 s and up).
+const waitBuckets = 28
+
+func waitBucket(ns int64) int {
+	if ns < 0 {
+		ns = 0
+	}
+	return min(bits.Len64(uint64(ns)>>10), waitBuckets-1)
+}
+
+// bucketUpper returns the upper bound of bucket i in nanoseconds.
+func bucketUpper(i int) int64 { return int64(1024) << i }
+
+// waitTotals is the wait histogram of each level, Low first, and the
+// largest wait seen at each, summed over workers. The histograms only
+// grow, so the difference of two is the waits recorded in between.
+type waitTotals struct {
+	hist [numLevels][waitBuckets]int64
+	max  [numLevels]int64
+}
+
+// add adds a worker's figures.
+func (t *waitTotals) add(s *workerStats) {
+	for lv := range t.hist {
+		for i := range t.hist[lv] {
+			t.hist[lv][i] += s.waits[lv][i].Load()
+		}
+		t.max[lv] = max(t.max[lv], s.maxWait[lv].Load())
+	}
+}
+
+// stats computes the figures of every level.
+func (t waitTotals) stats() PriorityWaits {
+	return PriorityWaits{
+		Low:    waitStats(&t.hist[0], t.max[0]),
+		Medium: waitStats(&t.hist[1], t.max[1]),
+		High:   waitStats(&t.hist[2], t.max[2]),
+	}
+}
+
+// since returns the waits recorded after prev was taken. Counts that went
+// down (prev is not an earlier reading of the same bus) count as zero. The
+// largest wait of the interval is not recorded as such: it is bounded by
+// the upper end of its highest non-empty bucket and by the largest wait
+// ever seen, whichever is lower.
+func (t *waitTotals) since(prev *waitTotals) waitTotals {
+	var d waitTotals
+	for lv := range d.hist {
+		top := -1
+		for i := range d.hist[lv] {
+			if n := t.hist[lv][i] - prev.hist[lv][i]; n > 0 {
+				d.hist[lv][i], top = n, i
+			}
+		}
+		if top >= 0 {
+			d.max[lv] = min(bucketUpper(top), t.max[lv])
+		}
+	}
+	return d
+}
+
+// waitStats computes the figures of one level from its histogram.
+func waitStats(h *[waitBuckets]int64, maxWait int64) WaitStats {
+	var st WaitStats
+	for _, c := range h {
+		st.Count += c
+	}
+	if st.Count == 0 {
+		return st
+	}
+	st.P50 = percentile(h, st.Count, 0.50, maxWait)
+	st.P95 = percentile(h, st.Count, 0.95, maxWait)
+	st.P99 = percentile(h, st.Count, 0.99, maxWait)
+	st.Max = time.Duration(maxWait)
+	return st
+}
+
+// percentile returns the upper bound of the bucket holding the q-quantile,
+// capped by the largest wait seen (a bucket's bound may exceed it).
+func percentile(h *[waitBuckets]int64, total int64, q float64, maxWait int64) time.Duration {
+	rank := int64(math.Ceil(q * float64(total)))
+	var cum int64
+	for i, c := range h {
+		cum += c
+		if cum >= rank {
+			return time.Duration(min(bucketUpper(i), maxWait))
+		}
+	}
+	return time.Duration(maxWait)
+}
+
+// WaitSince returns the wait figures of the events that workers took
+// between prev and s, two snapshots of the same bus with prev taken first:
+// the latency of that interval alone, where Wait covers the bus's whole
+// life. Sampling Metrics every few seconds and calling WaitSince on the
+// last two gives a moving view. Count and the percentiles are as precise
+// as Wait's; Max is an upper bound (the end of the interval's highest
+// bucket, capped by Wait's Max). Counts that went down, as when prev comes
+// from another bus or was taken after s, count as zero. With monitoring
+// off both snapshots hold no waits, and the result is all zeros.
+func (s MetricsSnapshot) WaitSince(prev MetricsSnapshot) PriorityWaits {
+	return s.waits.since(&prev.waits).stats()
+}
