@@ -5,20 +5,20 @@ import "time"
 // background is a goroutine that calls a function at a fixed interval until
 // it is stopped: the monitor's sampler and the watchdog each run on one.
 type background struct {
-	quit chan struct{}
-	done chan struct{}
+	stopping chan struct{} // closed to end the goroutine
+	done     chan struct{} // closed when it has ended
 }
 
 // every starts a goroutine that calls f every interval.
 func every(interval time.Duration, f func()) *background {
-	g := &background{quit: make(chan struct{}), done: make(chan struct{})}
+	g := &background{stopping: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-g.quit:
+			case <-g.stopping:
 				return
 			case <-t.C:
 				f()
@@ -31,6 +31,11 @@ func every(interval time.Duration, f func()) *background {
 // stop ends the goroutine and waits for it; a call of f in progress
 // finishes first.
 func (g *background) stop() {
-	close(g.quit)
+	g.quit()
 	<-g.done
 }
+
+// quit asks the goroutine to end after the call of f in progress, if
+// any, without waiting for it; done is closed when it has ended. It must
+// be called once, and stop not at all.
+func (g *background) quit() { close(g.stopping) }

@@ -35,9 +35,10 @@ type batch struct {
 	// owner claims from next; a thief takes them all by setting end to
 	// next.
 	claim  atomic.Uint64
-	low    bool // the batch holds a Low slot (see queue.lowCap)
-	target int  // jobs to take next time, 1..maxBatch
-	used   int  // jobs[:used] may still hold old events
+	low    bool  // the batch holds a Low slot (see queue.lowCap)
+	target int   // jobs to take next time, 1..maxBatch
+	used   int   // jobs[:used] may still hold old events
+	began  int64 // monotime when the worker began running it; 0 before
 }
 
 const (
@@ -49,7 +50,7 @@ const (
 
 // start makes jobs[:n] the batch, the first one claimed by its owner.
 func (bt *batch) start(n int) {
-	bt.n, bt.i, bt.ran = n, 0, 0
+	bt.n, bt.i, bt.ran, bt.began = n, 0, 0, 0
 	bt.used = max(bt.used, n)
 	bt.claim.Store(1<<32 | uint64(n))
 }

@@ -139,7 +139,9 @@ type Config struct {
 	// OnSlowHandler is called, from the watchdog's goroutine, with the
 	// event whose handler has been running longer than HandlerTimeout and
 	// how long it had been running (a lower bound). A panic in it is
-	// recovered and ignored.
+	// recovered and ignored. While it runs, no other call is looked at, so
+	// it should return soon; it may call Shutdown, which then waits out
+	// its timeout if the slow handler does not return.
 	OnSlowHandler func(ev Event, running time.Duration)
 
 	// ReplaceStuckWorkers makes the watchdog start a fresh worker in place

@@ -323,9 +323,12 @@ func (b *EventBus) reportDrop(ev *Event, reason error) {
 // WaitIdle waits until every event published before the call has been
 // processed or dropped, or until ctx is done, in which case it returns
 // ctx.Err(). Events published during the call may or may not be waited for.
-// Once it returns nil, Metrics counts each of those events, and with
-// monitoring on its handler time is in AvgProcessingTime and
-// WorkerUtilization. It is meant for tests, flushes before exit, and checkpoints; calling it
+// Once it returns nil, Metrics counts each of those events. With
+// monitoring on, their handler time is in AvgProcessingTime and
+// WorkerUtilization too, unless a worker is still running a later event of
+// the batch it took them in: a worker takes a few fast events at once and
+// times them together. On a bus that nothing is published to meanwhile,
+// it always is. It is meant for tests, flushes before exit, and checkpoints; calling it
 // from inside a handler waits for that handler's own event and so can only
 // end with ctx.
 func (b *EventBus) WaitIdle(ctx context.Context) error {
@@ -393,8 +396,10 @@ func (b *EventBus) Shutdown() {
 // ShutdownContext is Shutdown with the drain bounded by ctx instead of
 // Config.ShutdownTimeout. It returns nil when every worker exited after
 // draining the queue; when ctx is done first, it drops the events still
-// queued (reason ErrEventBusShutdown) and returns ctx.Err(). Calls after the
-// first wait for the workers in the same way.
+// queued (reason ErrEventBusShutdown) and returns ctx.Err(). It also waits,
+// within ctx, for a Config.OnSlowHandler call in progress, which may itself
+// call Shutdown: that call then waits out its own ctx. Calls after the
+// first wait in the same way.
 func (b *EventBus) ShutdownContext(ctx context.Context) error {
 	b.shutdownOnce.Do(func() {
 		// Resize checks closing under the sizer's lock: once this store is
@@ -410,9 +415,24 @@ func (b *EventBus) ShutdownContext(ctx context.Context) error {
 			b.mon.stop()
 		}
 		if b.wd != nil {
-			b.wd.stop()
+			// Not waited for here: its hook may be the caller.
+			b.wd.ticker.quit()
 		}
 	})
+	err := b.drain(ctx)
+	if b.wd != nil {
+		select {
+		case <-b.wd.ticker.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+// drain waits for the workers to empty the queue and exit, and drops what
+// is still queued when ctx is done first.
+func (b *EventBus) drain(ctx context.Context) error {
 	select {
 	case <-b.pool.stopped:
 		return nil

@@ -753,3 +753,16 @@ func TestErrorMessagesNameThePackage(t *testing.T) {
 	_, err := ParseDropPolicy("drop-everything")
 	assert.ErrorContains(t, err, fmt.Sprintf("%q", "drop-everything"))
 }
+
+// The replacement of a goroutine that called runtime.Goexit finishes its
+// event without recording the event's wait a second time.
+func TestGoexitRecordsTheWaitOnce(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, MonitoringEnabled: true})
+	b.Subscribe(BuildEvent, func(Event) { runtime.Goexit() })
+	b.Subscribe(BuildEvent, func(Event) {})
+	b.Publish(Event{Type: BuildEvent})
+	waitIdle(t, b)
+	m := requireAccounted(t, b)
+	assert.EqualValues(t, 1, m.EventsProcessed)
+	assert.EqualValues(t, 1, m.Wait.Medium.Count)
+}

@@ -223,9 +223,8 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 	if resume {
 		giveLow = b.runBatch(w, w.curIdx+1)
 	}
-	for !w.detached.Load() {
-		got, _ := b.q.pop(&w.bt, giveLow)
-		switch got {
+	for {
+		switch got, _ := b.q.pop(w, giveLow); got {
 		case popClosed:
 			exited = false
 			return
@@ -234,39 +233,45 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 			b.pool.retire(w)
 			exited = false
 			return
+		case popDetached:
+			// The watchdog replaced this worker while it was stuck; its
+			// handler has returned and pop took back its streams.
+			b.pool.retire(w)
+			b.wd.workerLeft()
+			exited = false
+			return
 		}
 		if w.bt.low {
 			w.lowHeld.Store(w.bt.jobs[0].seq)
 		}
 		giveLow = b.runBatch(w, 0)
 	}
-	// The watchdog replaced this worker while it was stuck: its Low slot
-	// went to the replacement already; give back its streams and leave.
-	b.q.release(&w.bt, giveLow)
-	b.pool.retire(w)
-	b.wd.workerLeft()
-	exited = false
 }
 
 // runBatch handles the worker's batch from its current job on, starting
-// that job at handler index from, and sizes the next batch. It reports
-// whether the worker must give back the batch's Low slot: the watchdog may
-// have done so already.
+// that job at handler index from, and sizes the next batch. A replacement
+// goroutine resumes the batch of one whose handler called runtime.Goexit:
+// the batch is then timed from when it began, and the current job's wait,
+// recorded already, is not recorded again. It reports whether the worker
+// must give back the batch's Low slot: the watchdog may have done so
+// already.
 func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
 	bt := &w.bt
 	timed := b.mon != nil || b.batchLimit > 1
-	var start int64
-	if timed {
-		start = monotime()
+	resumed := bt.began != 0
+	if timed && !resumed {
+		bt.began = monotime()
 		if b.mon != nil {
-			w.stats.beginBatch(start)
+			w.stats.beginBatch(bt.began)
 		}
 	}
+	start := bt.began
 	for {
 		j := &bt.jobs[bt.i]
-		if b.mon != nil {
+		if b.mon != nil && !resumed {
 			w.stats.wait(j, start)
 		}
+		resumed = false
 		b.dispatch(w, j, from)
 		from = 0
 		next, ok := bt.claimNext()

@@ -101,9 +101,10 @@ func (q *queue) runnableLocked(j *job) {
 type popResult uint8
 
 const (
-	popJob    popResult = iota // a job, in *dst
-	popClosed                  // the queue is closed and empty: exit
-	popRetire                  // the pool shrinks: leave it
+	popJob      popResult = iota // a job, in the worker's batch
+	popClosed                    // the queue is closed and empty: exit
+	popRetire                    // the pool shrinks: leave it
+	popDetached                  // the watchdog replaced the worker: leave
 )
 
 // lowCap is the number of workers that may run Low events at once: all
@@ -116,15 +117,24 @@ func (q *queue) lowAllowed() bool { return q.runningLow < q.lowCap() }
 
 // pop gives back what the worker's previous batch held (its streams and,
 // if giveLow, its Low slot), then waits for work the worker may run and
-// takes a batch of it into bt: the head of the level a free worker must
+// takes a batch of it into w.bt: the head of the level a free worker must
 // serve, and with it up to bt.target-1 more jobs of that level while
 // handlers are fast (see batch). A worker asked to retire leaves between
 // batches, never with one in hand. parked says whether the worker had to
 // wait. The slots it frees go straight to the highest-priority waiting
 // publishers, if any.
-func (q *queue) pop(bt *batch, giveLow bool) (got popResult, parked bool) {
+func (q *queue) pop(w *worker, giveLow bool) (got popResult, parked bool) {
+	bt := &w.bt
 	q.mu.Lock()
 	q.releaseLocked(bt, giveLow)
+	// The watchdog marks a worker detached under q.mu, and only while the
+	// worker is inside a handler call: looking here, under the lock, a
+	// worker cannot miss the mark and go on taking events uncounted.
+	if w.detached.Load() {
+		q.wakeLocked() // its streams may have made work runnable
+		q.mu.Unlock()
+		return popDetached, false
+	}
 	var i int
 	for {
 		// A worker leaves only if the reserved capacity survives it: while
@@ -172,18 +182,27 @@ func (q *queue) pop(bt *batch, giveLow bool) (got popResult, parked bool) {
 	}
 	// More may be runnable than this worker takes: a released stream or
 	// Low slot can make work for a worker that is parked.
-	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
-		q.idle--
-		q.work.Signal()
-	}
+	q.wakeLocked()
 	q.mu.Unlock()
 	return popJob, parked
 }
 
-// join counts a worker that starts taking events.
+// wakeLocked wakes a parked worker if there is work it may take. The lock
+// must be held.
+func (q *queue) wakeLocked() {
+	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
+		q.idle--
+		q.work.Signal()
+	}
+}
+
+// join counts a worker that starts taking events. A member more may raise
+// lowCap, making queued Low jobs runnable for a worker that is parked,
+// possibly the new one itself, which may have looked before it counted.
 func (q *queue) join() {
 	q.mu.Lock()
 	q.members++
+	q.wakeLocked()
 	q.mu.Unlock()
 }
 
@@ -266,18 +285,13 @@ func (q *queue) releaseStreamLocked(j *job) {
 	}
 }
 
-// release gives back what a worker that leaves the pool was holding, as
-// pop would. A worker declared stuck gives its Low slot back at once (with
-// an empty batch), so that its replacement may run Low events, and its
-// streams only when its handler returns.
-func (q *queue) release(bt *batch, giveLow bool) {
+// releaseLow gives back the Low slot of a worker declared stuck, at once,
+// so that its replacement may run Low events; the worker gives back its
+// streams at its next pop, when its handler returns.
+func (q *queue) releaseLow() {
 	q.mu.Lock()
-	q.releaseLocked(bt, giveLow)
-	// The freed slot or stream may make work runnable for parked workers.
-	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
-		q.idle--
-		q.work.Signal()
-	}
+	q.runningLow--
+	q.wakeLocked() // the freed slot may make work runnable
 	q.mu.Unlock()
 }
 

@@ -233,7 +233,10 @@ func TestWatchdogReportsSlowHandlers(t *testing.T) {
 		running time.Duration
 	}
 	reports := make(chan slow, 4)
-	b := newBus(t, Config{Workers: 2, QueueSize: 200, HandlerTimeout: 20 * time.Millisecond,
+	// The timeout is long enough that a quick call descheduled on a
+	// loaded machine is not slow.
+	const timeout = 200 * time.Millisecond
+	b := newBus(t, Config{Workers: 2, QueueSize: 200, HandlerTimeout: timeout,
 		OnSlowHandler: func(ev Event, running time.Duration) { reports <- slow{ev, running} }})
 	release := make(chan struct{})
 	b.Subscribe(BuildEvent, func(Event) { <-release })
@@ -244,7 +247,7 @@ func TestWatchdogReportsSlowHandlers(t *testing.T) {
 	}
 	r := receive(t, reports)
 	assert.Equal(t, "slow-one", r.ev.ID)
-	assert.GreaterOrEqual(t, r.running, 20*time.Millisecond)
+	assert.GreaterOrEqual(t, r.running, timeout)
 	close(release)
 	waitIdle(t, b)
 	m := requireAccounted(t, b)
@@ -274,8 +277,10 @@ func TestStuckWorkersAreReplacedUpToTheBound(t *testing.T) {
 	}, testTimeout, time.Millisecond)
 	m := b.Metrics()
 	assert.Equal(t, 2, m.StuckWorkers)
-	// Two configured workers, two replacements, the watchdog: no more.
-	assert.LessOrEqual(t, runtime.NumGoroutine()-base, 2+2+1)
+	// Two configured workers, two replacements, the watchdog: no more
+	// (+1: the goroutine of require.Eventually's last check may not have
+	// exited yet).
+	assert.LessOrEqual(t, runtime.NumGoroutine()-base, 2+2+1+1)
 
 	for i := 0; i < 10; i++ {
 		b.Publish(Event{Type: TestPassed}) // wait: every worker is stuck
@@ -313,4 +318,69 @@ func TestStuckLowWorkerGivesItsSlotToTheReplacement(t *testing.T) {
 	close(release)
 	waitIdle(t, b)
 	requireAccounted(t, b)
+}
+
+// A worker that counts itself in after it parked (a new worker of Resize,
+// the scaler or the watchdog may reach the queue before it is counted)
+// raises the Low cap: a parked worker must be woken for the Low events that
+// became runnable, or they wait for an unrelated publish.
+func TestJoiningWakesAParkedWorkerForLowWork(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 100, EnablePriority: true})
+	started := make(chan struct{}, 10)
+	block := make(chan struct{})
+	b.Subscribe(LogLine, func(Event) { started <- struct{}{}; <-block })
+	for i := 0; i < 5; i++ {
+		b.Publish(Event{Type: LogLine})
+	}
+	receive(t, started) // the one Low slot is taken; the reserved worker parks
+	require.Eventually(t, func() bool {
+		b.q.mu.Lock()
+		defer b.q.mu.Unlock()
+		return b.q.idle == 1
+	}, testTimeout, time.Millisecond)
+	b.q.join() // as a new worker does, here with its goroutine already parked
+	receive(t, started)
+	close(block)
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
+// The watchdog marks a worker detached under the queue's lock, while the
+// handler runs; the worker looks at the mark under the same lock at its
+// next pop, whatever work is queued, so it cannot go on uncounted.
+func TestADetachedWorkerLeavesAtItsNextPop(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, QueueSize: 10})
+	b.Subscribe(BuildEvent, func(Event) {})
+	b.Publish(Event{Type: BuildEvent})
+	b.Publish(Event{Type: BuildEvent})
+	var w worker
+	w.detached.Store(true)
+	got, _ := b.q.pop(&w, false)
+	assert.Equal(t, popDetached, got)
+	assert.Zero(t, w.bt.n, "it took nothing")
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
+// OnSlowHandler runs on the watchdog's goroutine; a hook that shuts the
+// bus down must not wait for that goroutine, its own.
+func TestShutdownFromOnSlowHandler(t *testing.T) {
+	var b *EventBus
+	hookDone := make(chan error, 1)
+	b = newBus(t, Config{Workers: 1, HandlerTimeout: 5 * time.Millisecond, ShutdownTimeout: 50 * time.Millisecond,
+		OnSlowHandler: func(Event, time.Duration) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			hookDone <- b.ShutdownContext(ctx)
+		}})
+	release := make(chan struct{})
+	b.Subscribe(BuildEvent, func(Event) { <-release })
+	b.Publish(Event{Type: BuildEvent})
+	// The handler is stuck, so the drain runs out of time; the call
+	// returns instead of waiting for itself.
+	assert.ErrorIs(t, receive(t, hookDone), context.DeadlineExceeded)
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	require.NoError(t, b.ShutdownContext(ctx), "once the handler and the hook returned, shutdown completes")
 }

@@ -35,9 +35,6 @@ func newWatchdog(b *EventBus) *watchdog {
 	return wd
 }
 
-// stop ends the watchdog and waits for it.
-func (wd *watchdog) stop() { wd.ticker.stop() }
-
 // check looks at every worker once. A call is timed from the first tick
 // that sees it, so it is reported between HandlerTimeout and HandlerTimeout
 // plus one tick (a quarter of the timeout) after it began, and the running
@@ -87,7 +84,7 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 		wd.stuck.Add(1)
 		wd.replaced.Add(1)
 		if freeLow {
-			q.release(&batch{}, true)
+			q.releaseLow()
 		}
 		b.addWorker()
 	}
