@@ -3,10 +3,8 @@ package eventbus
 import (
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Slow handlers run one event per batch, so a High event that arrives while
@@ -14,18 +12,20 @@ import (
 func TestSlowHandlersAreNotBatched(t *testing.T) {
 	b := newBus(t, Config{Workers: 1, QueueSize: 100, EnablePriority: true})
 	var r recorder
-	b.Subscribe(LogLine, func(ev Event) { time.Sleep(2 * time.Millisecond); r.handle(ev) })
+	started := make(chan struct{}, 10)
+	gate := make(chan struct{})
+	b.Subscribe(LogLine, func(ev Event) { started <- struct{}{}; <-gate; r.handle(ev) })
 	b.Subscribe(ProcessExited, r.handle)
-	release := holdWorker(t, b)
+	release := holdWorker(t, b) // a slow event: the next batch holds one
 	for i := 0; i < 10; i++ {
 		b.Publish(Event{ID: "L", Type: LogLine})
 	}
 	release()
-	require.Eventually(t, func() bool { return r.len() >= 1 }, testTimeout, 100*time.Microsecond)
+	receive(t, started) // the first Low event runs
 	b.Publish(Event{ID: "H", Type: ProcessExited})
+	close(gate)
 	waitIdle(t, b)
-	pos := indexOf(r.ids(), "H")
-	assert.LessOrEqual(t, pos, 2, "the High event waited behind at most one running Low event: %v", r.ids())
+	assert.Equal(t, 1, indexOf(r.ids(), "H"), "the High event waited behind the running Low event only: %v", r.ids())
 }
 
 // Fast handlers are taken several at a time, which is what keeps the

@@ -137,14 +137,17 @@ func indexOf(list []string, s string) int {
 }
 
 // With several workers, the first worker to come free takes the High
-// event, however many Low events were queued before it.
+// event, however many Low events were queued before it. Low handlers wait
+// for the High one, so if a worker took a Low event first, every worker
+// would end up waiting and the High event would never run.
 func TestHighEventsOvertakeAFloodOfLowOnes(t *testing.T) {
 	const workers = 4
-	b := newBus(t, Config{Workers: workers, QueueSize: 1000, EnablePriority: true})
+	b := newBus(t, Config{Workers: workers, QueueSize: 1000, EnablePriority: true, ReservedWorkers: -1})
 	var lowSeen atomic.Int64
 	highAt := make(chan int64, 1)
-	b.Subscribe(LogLine, func(Event) { lowSeen.Add(1) })
-	b.Subscribe(ProcessExited, func(Event) { highAt <- lowSeen.Load() })
+	highDone := make(chan struct{})
+	b.Subscribe(LogLine, func(Event) { lowSeen.Add(1); <-highDone })
+	b.Subscribe(ProcessExited, func(Event) { highAt <- lowSeen.Load(); close(highDone) })
 	var releases []func()
 	for i := 0; i < workers; i++ {
 		releases = append(releases, holdWorker(t, b))
@@ -156,8 +159,8 @@ func TestHighEventsOvertakeAFloodOfLowOnes(t *testing.T) {
 	for _, release := range releases {
 		release()
 	}
-	waitIdle(t, b)
-	// The other workers may each have finished a Low event by the time
-	// the High handler looks, never more.
+	// The other workers may each have started a Low event by the time the
+	// High handler looks, never more.
 	assert.LessOrEqual(t, receive(t, highAt), int64(workers-1))
+	waitIdle(t, b)
 }
