@@ -1,8 +1,10 @@
 package eventbus
 
 import (
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -12,20 +14,28 @@ import (
 func TestSlowHandlersAreNotBatched(t *testing.T) {
 	b := newBus(t, Config{Workers: 1, QueueSize: 100, EnablePriority: true})
 	var r recorder
-	started := make(chan struct{}, 10)
+	started := make(chan struct{}, 16)
 	gate := make(chan struct{})
-	b.Subscribe(LogLine, func(ev Event) { started <- struct{}{}; <-gate; r.handle(ev) })
+	b.Subscribe(LogLine, func(ev Event) {
+		started <- struct{}{}
+		<-gate
+		// Slow for sure: run past the batch budget after the gate.
+		for t0 := time.Now(); time.Since(t0) < 2*time.Duration(batchBudget); {
+		}
+		r.handle(ev)
+	})
 	b.Subscribe(ProcessExited, r.handle)
-	release := holdWorker(t, b) // a slow event: the next batch holds one
-	for i := 0; i < 10; i++ {
-		b.Publish(Event{ID: "L", Type: LogLine})
+	b.Publish(Event{ID: "L0", Type: LogLine})
+	receive(t, started) // a fresh worker's first batch holds one event
+	for i := 1; i < 10; i++ {
+		b.Publish(Event{ID: fmt.Sprint("L", i), Type: LogLine})
 	}
-	release()
-	receive(t, started) // the first Low event runs
+	gate <- struct{}{} // L0 ends, slowly: the next batch holds one event
+	receive(t, started)
 	b.Publish(Event{ID: "H", Type: ProcessExited})
 	close(gate)
 	waitIdle(t, b)
-	assert.Equal(t, 1, indexOf(r.ids(), "H"), "the High event waited behind the running Low event only: %v", r.ids())
+	assert.Equal(t, 2, indexOf(r.ids(), "H"), "the High event waited behind the running Low event only: %v", r.ids())
 }
 
 // Fast handlers are taken several at a time, which is what keeps the
