@@ -75,8 +75,11 @@ func TestHundredPublishersTwoHandlers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Only the publishers themselves were added; they have returned.
-	assert.LessOrEqual(t, runtime.NumGoroutine(), base+100)
+	// Only the publishers themselves were added; they have returned. (The
+	// slack: runtime.NumGoroutine may overcount by a few batches of 32
+	// while goroutines exit on other Ps; a goroutine per event would add
+	// thousands.)
+	assert.LessOrEqual(t, runtime.NumGoroutine(), base+100+64)
 	waitIdle(t, b)
 	assert.EqualValues(t, 10000, n1.Load())
 	assert.EqualValues(t, 10000, n2.Load())
