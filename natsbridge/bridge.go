@@ -433,6 +433,7 @@ func (b *Bridge) close(ctx context.Context) error {
 	if b.js != nil {
 		wait(b.jsIdle())
 		b.stopRetries()
+		b.closeSends() // an export still running after ctx fails, not sends
 		b.js.CleanupPublisher()
 		b.ackWatchers.Wait() // CleanupPublisher ended every future
 		b.failPending(ErrClosed)

@@ -232,6 +232,50 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
+// JetStream: the server restarts while exports await their
+// acknowledgement. Those the reconnect fails are sent again, so the stream
+// ends up with every event once, nothing stays in flight, and Close
+// returns at once.
+func TestJetStreamRestartWithExportsInFlight(t *testing.T) {
+	const events = 3000
+	ts := startServer(t)
+	bus := newBus(t, busConfig())
+	nc := connect(t, ts, "a")
+	br, err := New(bus, nc, Options{Prefix: "rf", Instance: "a", Mode: JetStream, DisableImport: true,
+		OnSendError: func(ev eventbus.Event, err error) { t.Logf("%s not sent: %v", ev.ID, err) }})
+	require.NoError(t, err)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := 0; i < events; i++ {
+			bus.Publish(eventbus.Event{ID: fmt.Sprint("e", i), Type: "t"})
+		}
+	}()
+	require.Eventually(t, func() bool { return br.Metrics().Sent >= events/6 },
+		testTimeout, time.Millisecond, "exports did not start")
+	ts.restart()
+	requireConnected(t, nc, br)
+	<-published
+	waitIdle(t, bus)
+	require.Eventually(t, func() bool { return br.Metrics().InFlight == 0 }, testTimeout, 5*time.Millisecond,
+		"exports stayed in flight: %+v", br.Metrics())
+	m := br.Metrics()
+	t.Logf("%+v", m)
+	assert.EqualValues(t, events, m.Sent)
+	assert.Zero(t, m.SendErrors)
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, br.Options().JetStream.Stream)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, events, info.State.Msgs, "each event stored once")
+	require.NoError(t, br.Close(ctx))
+}
+
 // JetStream: the receiving bridge is closed while 100 events are
 // published; its durable consumer keeps them, and the bridge receives all
 // 100 when it comes back.
@@ -446,12 +490,15 @@ func TestLocalBusDrops(t *testing.T) {
 				defer cancel()
 				cons, err := js.Consumer(ctx, brB.Options().JetStream.Stream, "b")
 				require.NoError(t, err)
-				// Every message was acknowledged, dropped or not: an ack
-				// round trip later nothing is pending.
+				// Every message was acknowledged, dropped or not. The
+				// server applies acks on a goroutine of its own, so a
+				// flush does not mean they are counted yet: wait for it.
 				require.NoError(t, ncB.Flush())
-				info, err := cons.Info(ctx)
-				require.NoError(t, err)
-				assert.Zero(t, info.NumAckPending)
+				var info *jetstream.ConsumerInfo
+				require.Eventually(t, func() bool {
+					info, err = cons.Info(ctx)
+					return err == nil && info.NumAckPending == 0
+				}, testTimeout, 5*time.Millisecond, "acks still pending: %+v", info)
 				assert.Zero(t, info.NumRedelivered)
 			}
 		})

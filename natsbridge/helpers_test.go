@@ -45,22 +45,35 @@ func startServer(t testing.TB) *testServer {
 	return ts
 }
 
+// start starts the server. A restart binds the port the first start was
+// given, which came from the system's ephemeral range: while the server was
+// down, an outgoing connection may have taken it for a moment, so a start
+// that does not become ready soon is tried again.
 func (ts *testServer) start() {
 	ts.t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      ts.port,
-		NoLog:     true,
-		NoSigs:    true,
-		JetStream: true,
-		StoreDir:  ts.dir,
-		// Small limits, so the tests never depend on the machine's memory.
-		JetStreamMaxMemory: 64 << 20,
-		JetStreamMaxStore:  256 << 20,
-	})
-	require.NoError(ts.t, err)
-	s.Start()
-	require.True(ts.t, s.ReadyForConnections(testTimeout), "server did not start")
+	var s *server.Server
+	for deadline := time.Now().Add(testTimeout); ; {
+		var err error
+		s, err = server.NewServer(&server.Options{
+			Host:      "127.0.0.1",
+			Port:      ts.port,
+			NoLog:     true,
+			NoSigs:    true,
+			JetStream: true,
+			StoreDir:  ts.dir,
+			// Small limits, so the tests never depend on the machine's memory.
+			JetStreamMaxMemory: 64 << 20,
+			JetStreamMaxStore:  256 << 20,
+		})
+		require.NoError(ts.t, err)
+		s.Start()
+		if s.ReadyForConnections(2 * time.Second) {
+			break
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		require.True(ts.t, time.Now().Before(deadline), "server did not start on port %d", ts.port)
+	}
 	ts.port = s.Addr().(*net.TCPAddr).Port // the same port on a restart
 	ts.mu.Lock()
 	ts.s = s

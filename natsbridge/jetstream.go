@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,11 @@ type jsOut struct {
 	pend     map[*nats.Msg]*pendingPub
 	idleCh   chan struct{} // closed when pend empties; nil when nobody waits
 	stopping bool          // no more retries: failures are final
+
+	// sendMu makes sendClosed and a publish exclusive: once Close has set
+	// sendClosed, no export reaches the publisher it cleans up.
+	sendMu     sync.RWMutex
+	sendClosed bool
 
 	retryCh   chan *nats.Msg
 	retryStop chan struct{}
@@ -40,8 +46,10 @@ type pendingPub struct {
 // durable consumer and its Consume loop.
 func (b *Bridge) setupJetStream() error {
 	o := b.opts.JetStream
+	// No WithPublishAsyncErrHandler: in nats.go v1.49 the handler for the
+	// publishes that a reconnect fails runs only when the publisher is
+	// cleaned up, so awaitAck takes every failure from its future instead.
 	js, err := jetstream.New(b.nc,
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, msg *nats.Msg, err error) { b.pubFailed(msg, err) }),
 		jetstream.WithPublishAsyncMaxPending(o.MaxPendingPublishes),
 		jetstream.WithPublishAsyncTimeout(o.PublishTimeout),
 		jetstream.WithDefaultTimeout(o.APITimeout),
@@ -118,8 +126,8 @@ func (b *Bridge) setupJetStream() error {
 	return nil
 }
 
-// publishJS sends an export to the stream asynchronously; pubAcked (through
-// awaitAck) or pubFailed (through the error handler) settles it.
+// publishJS sends an export to the stream asynchronously; awaitAck settles
+// it through pubAcked or pubFailed.
 func (b *Bridge) publishJS(msg *nats.Msg, ev eventbus.Event) {
 	b.pendMu.Lock()
 	b.pend[msg] = &pendingPub{ev: ev}
@@ -128,20 +136,36 @@ func (b *Bridge) publishJS(msg *nats.Msg, ev eventbus.Event) {
 }
 
 func (b *Bridge) sendJS(msg *nats.Msg) {
-	paf, err := b.js.PublishMsgAsync(msg, jetstream.WithStallWait(b.opts.JetStream.StallWait))
-	if err != nil {
-		b.pubFailed(msg, err)
+	b.sendMu.RLock()
+	if b.sendClosed {
+		b.sendMu.RUnlock()
+		b.pubFailed(msg, ErrClosed)
 		return
 	}
-	b.awaitAck(msg, paf)
+	paf, err := b.js.PublishMsgAsync(msg, jetstream.WithStallWait(b.opts.JetStream.StallWait))
+	if err == nil {
+		b.awaitAck(msg, paf) // counted before Close waits for the watchers
+	}
+	b.sendMu.RUnlock()
+	if err != nil {
+		b.pubFailed(msg, err)
+	}
 }
 
-// awaitAck calls pubAcked once the stream acknowledges one publish of msg.
-// nats.go v1.49 (the last release for Go 1.24) has no acknowledgement
-// callback (WithPublishAsyncAckHandler), so a goroutine waits on the
-// future. Every future ends: acknowledged, failed (the error handler gets
-// the failure, and this goroutine just returns), timed out after
-// PublishTimeout, or failed by CleanupPublisher.
+// closeSends makes every later send fail with ErrClosed, after the sends
+// in progress.
+func (b *Bridge) closeSends() {
+	b.sendMu.Lock()
+	b.sendClosed = true
+	b.sendMu.Unlock()
+}
+
+// awaitAck settles one publish of msg when its future ends: pubAcked once
+// the stream acknowledges it, pubFailed when it fails. nats.go v1.49 (the
+// last release for Go 1.24) has no acknowledgement callback
+// (WithPublishAsyncAckHandler), so a goroutine waits on the future. Every
+// future ends: acknowledged, failed (by a reconnect or the stream),
+// timed out after PublishTimeout, or failed by CleanupPublisher.
 func (b *Bridge) awaitAck(msg *nats.Msg, paf jetstream.PubAckFuture) {
 	b.ackWatchers.Add(1)
 	go func() {
@@ -149,7 +173,8 @@ func (b *Bridge) awaitAck(msg *nats.Msg, paf jetstream.PubAckFuture) {
 		select {
 		case <-paf.Ok():
 			b.pubAcked(msg)
-		case <-paf.Err():
+		case err := <-paf.Err():
+			b.pubFailed(msg, err)
 		}
 	}()
 }
@@ -187,8 +212,10 @@ func (b *Bridge) pubFailed(msg *nats.Msg, err error) {
 		default: // the retry queue is full: give up on this one
 		}
 	}
-	if errors.Is(err, jetstream.ErrJetStreamPublisherClosed) {
-		err = ErrClosed // Close gave up waiting and released the publisher
+	if errors.Is(err, jetstream.ErrJetStreamPublisherClosed) || (b.stopping && retryable(err)) {
+		// Close gave up waiting and released the publisher, or stopped
+		// the retry that this failure would have had.
+		err = ErrClosed
 	}
 	b.settleLocked(msg)
 	b.pendMu.Unlock()
@@ -205,9 +232,14 @@ func (b *Bridge) settleLocked(msg *nats.Msg) {
 }
 
 // retryable reports whether a JetStream publish error may go away by
-// itself: the connection is down or reconnecting, or the stream did not
-// answer in time.
+// itself: the connection is down or reconnecting (a write on the socket
+// failed as the server went away: nats.go reconnects), or the stream did
+// not answer in time.
 func retryable(err error) bool {
+	var netErr *net.OpError
+	if errors.As(err, &netErr) {
+		return true
+	}
 	for _, e := range []error{
 		nats.ErrDisconnected, nats.ErrConnectionReconnecting, nats.ErrReconnectBufExceeded,
 		nats.ErrNoResponders, nats.ErrTimeout, nats.ErrSlowConsumer,

@@ -144,23 +144,47 @@ type connState struct {
 	downTotal   time.Duration
 
 	ch   chan nats.Status
+	quit chan struct{}
 	done chan struct{}
 }
 
 func (c *connState) start(nc *nats.Conn) {
 	c.ch = nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
-	c.done = make(chan struct{})
 	c.set(nc.IsConnected())
+	c.listen()
+}
+
+// listen follows c.ch on a goroutine until halt.
+func (c *connState) listen() {
+	c.quit = make(chan struct{})
+	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)
-		for st := range c.ch {
-			c.set(st == nats.CONNECTED)
+		for {
+			select {
+			case st, ok := <-c.ch:
+				if !ok {
+					return
+				}
+				c.set(st == nats.CONNECTED)
+			case <-c.quit:
+				return
+			}
 		}
 	}()
 }
 
+// stop ends the listener. RemoveStatusListener closes c.ch only if no
+// status is waiting in it (it takes the waiting one instead), so the
+// goroutine is told to quit on a channel of its own.
 func (c *connState) stop(nc *nats.Conn) {
-	nc.RemoveStatusListener(c.ch) // closes c.ch
+	nc.RemoveStatusListener(c.ch)
+	c.halt()
+}
+
+// halt ends the goroutine of listen, whether c.ch was closed or not.
+func (c *connState) halt() {
+	close(c.quit)
 	<-c.done
 }
 
