@@ -286,7 +286,8 @@ func TestJetStreamCatchUp(t *testing.T) {
 
 	ncB := connect(t, ts, "b")
 	busB := newBus(t, busConfig())
-	optsB := Options{Prefix: "cu", Instance: "b", Mode: JetStream, DisableExport: true}
+	recv := newCounter()
+	optsB := Options{Prefix: "cu", Instance: "b", Mode: JetStream, DisableExport: true, afterReceive: recv.inc}
 	brB, err := New(busB, ncB, optsB) // creates the durable consumer "b"
 	require.NoError(t, err)
 	closeBridge(t, brB)
@@ -311,6 +312,9 @@ func TestJetStreamCatchUp(t *testing.T) {
 	got := collect(busB, eventbus.BuildEvent)
 	brB2 := newBridge(t, busB, ncB, optsB)
 	evs := got.wait(t, n)
+	// A handler may see an event before the bridge has counted it: wait
+	// for the bridge too.
+	recv.wait(t, n)
 	waitIdle(t, busB)
 	ids := map[string]bool{}
 	for _, ev := range evs {
