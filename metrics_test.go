@@ -175,8 +175,7 @@ func TestQueueDepthHistoryIsBounded(t *testing.T) {
 // a test may read the average right after WaitIdle.
 func TestMetricsAfterWaitIdleIncludeTheHandlerTime(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		b, err := NewEventBus(Config{Workers: 1, MonitoringEnabled: true})
-		require.NoError(t, err)
+		b := newBus(t, Config{Workers: 1, MonitoringEnabled: true}) // shut down below, and again at cleanup if a check fails
 		b.Subscribe(BuildEvent, func(Event) {})
 		b.Publish(Event{Type: BuildEvent})
 		waitIdle(t, b)
