@@ -2,8 +2,11 @@ package eventbus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,14 +73,62 @@ func (p DropPolicy) String() string {
 }
 
 // ParseDropPolicy returns the policy named s: one of the names String
-// returns ("drop-oldest", "drop-newest", "drop-lowpri", "block").
+// returns ("drop-oldest", "drop-newest", "drop-lowpri", "block"), in any
+// case, or its number ("0" to "3"). Anything else is an error that quotes
+// s and lists the names.
 func ParseDropPolicy(s string) (DropPolicy, error) {
 	for p := DropOldest; p <= Block; p++ {
-		if p.String() == s {
+		if strings.EqualFold(p.String(), s) || strconv.Itoa(int(p)) == s {
 			return p, nil
 		}
 	}
 	return 0, errors.New("eventbus: unknown drop policy " + strconv.Quote(s) + " (want drop-oldest, drop-newest, drop-lowpri or block)")
+}
+
+// MarshalText returns the policy's name, so that JSON and other text
+// encodings show "drop-lowpri" rather than a number. A value that is not a
+// policy is an error.
+func (p DropPolicy) MarshalText() ([]byte, error) {
+	if !p.valid() {
+		return nil, errors.New("eventbus: cannot encode " + p.String())
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText sets p from a name or number as ParseDropPolicy reads
+// them, so that a DropPolicy works with flag.TextVar. On error p is
+// unchanged.
+func (p *DropPolicy) UnmarshalText(text []byte) error {
+	v, err := ParseDropPolicy(string(text))
+	if err == nil {
+		*p = v
+	}
+	return err
+}
+
+// UnmarshalJSON accepts a JSON string (a name, as MarshalText writes it)
+// or a JSON number (0 to 3), so that configurations written before
+// policies were encoded by name still load. On error p is unchanged.
+func (p *DropPolicy) UnmarshalJSON(data []byte) error {
+	return unmarshalJSONText(data, p.UnmarshalText)
+}
+
+// unmarshalJSONText decodes a JSON string or number and passes its text to
+// set.
+func unmarshalJSONText(data []byte, set func([]byte) error) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case string:
+		return set([]byte(v))
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<31 {
+			return set([]byte(strconv.Itoa(int(v))))
+		}
+	}
+	return errors.New("eventbus: want a name or a small integer, got " + string(data))
 }
 
 var (

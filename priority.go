@@ -1,6 +1,10 @@
 package eventbus
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
 
 // Priority says how urgently an event must reach its handlers. With
 // Config.EnablePriority set, a free worker always takes a queued High event
@@ -34,6 +38,44 @@ func (p Priority) String() string {
 		return "high"
 	}
 	return "Priority(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParsePriority returns the priority named s: "low", "medium" or "high"
+// in any case, or its number ("1" to "3"). Anything else is an error that
+// quotes s.
+func ParsePriority(s string) (Priority, error) {
+	for p := PriorityLow; p <= PriorityHigh; p++ {
+		if strings.EqualFold(p.String(), s) || strconv.Itoa(int(p)) == s {
+			return p, nil
+		}
+	}
+	return 0, errors.New("eventbus: unknown priority " + strconv.Quote(s) + " (want low, medium or high)")
+}
+
+// MarshalText returns the priority's name ("low", "medium", "high"), so
+// that JSON shows names rather than numbers. A value that is not a level
+// is an error.
+func (p Priority) MarshalText() ([]byte, error) {
+	if !p.valid() {
+		return nil, errors.New("eventbus: cannot encode " + p.String())
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText sets p from a name or number as ParsePriority reads them,
+// so that a Priority works with flag.TextVar. On error p is unchanged.
+func (p *Priority) UnmarshalText(text []byte) error {
+	v, err := ParsePriority(string(text))
+	if err == nil {
+		*p = v
+	}
+	return err
+}
+
+// UnmarshalJSON accepts a JSON string (a name) or a JSON number (1 to 3).
+// On error p is unchanged.
+func (p *Priority) UnmarshalJSON(data []byte) error {
+	return unmarshalJSONText(data, p.UnmarshalText)
 }
 
 // DefaultPriority returns the priority of an event type when

@@ -1,6 +1,9 @@
 package eventbus
 
 import (
+	"encoding/json"
+	"flag"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -163,4 +166,47 @@ func TestHighEventsOvertakeAFloodOfLowOnes(t *testing.T) {
 	// High handler looks, never more.
 	assert.LessOrEqual(t, receive(t, highAt), int64(workers-1))
 	waitIdle(t, b)
+}
+
+func TestPoliciesAndPrioritiesEncodeAsText(t *testing.T) {
+	// Names out, names or numbers in: JSON configs written either way load.
+	type cfg struct {
+		Policy     DropPolicy
+		Priorities map[EventType]Priority
+	}
+	out, err := json.Marshal(cfg{Policy: DropLowPri, Priorities: map[EventType]Priority{LogLine: PriorityHigh}})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"Policy":"drop-lowpri","Priorities":{"log.line":"high"}}`, string(out))
+
+	var back cfg
+	require.NoError(t, json.Unmarshal(out, &back))
+	require.Equal(t, DropLowPri, back.Policy)
+	require.Equal(t, PriorityHigh, back.Priorities[LogLine])
+
+	var old cfg
+	require.NoError(t, json.Unmarshal([]byte(`{"Policy":3,"Priorities":{"log.line":1}}`), &old))
+	require.Equal(t, Block, old.Policy)
+	require.Equal(t, PriorityLow, old.Priorities[LogLine])
+
+	for _, bad := range []string{`{"Policy":4}`, `{"Policy":"drop-all"}`, `{"Policy":1.5}`, `{"Policy":true}`, `{"Priorities":{"x":0}}`, `{"Priorities":{"x":"urgent"}}`} {
+		var c cfg
+		require.Error(t, json.Unmarshal([]byte(bad), &c), bad)
+	}
+	_, err = json.Marshal(cfg{Policy: DropPolicy(9)})
+	require.Error(t, err)
+	_, err = Priority(0).MarshalText()
+	require.Error(t, err)
+
+	// flag.TextVar takes them, in any case.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var p DropPolicy
+	var pr Priority
+	fs.TextVar(&p, "policy", DropOldest, "")
+	fs.TextVar(&pr, "prio", PriorityMedium, "")
+	require.NoError(t, fs.Parse([]string{"-policy", "Block", "-prio", "HIGH"}))
+	require.Equal(t, Block, p)
+	require.Equal(t, PriorityHigh, pr)
+	fs.SetOutput(io.Discard)
+	require.Error(t, fs.Parse([]string{"-policy", "sometimes"}))
+	require.Equal(t, Block, p, "a bad value leaves the policy as it was")
 }
