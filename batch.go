@@ -39,6 +39,11 @@ type batch struct {
 	target int   // jobs to take next time, 1..maxBatch
 	used   int   // jobs[:used] may still hold old events
 	began  int64 // monotime when the worker began running it; 0 before
+	// A batch of more than one job is listed in the queue's open list of
+	// its level while it runs, so that a free worker finds a rest to steal
+	// without looking at every worker. Under the queue's lock.
+	openPrev, openNext *batch
+	openLevel          int8 // -1 when not listed
 }
 
 const (
@@ -105,6 +110,35 @@ func (bt *batch) adapt(elapsed int64, limit int) {
 	} else {
 		bt.target = min(max(2*bt.target, 2), limit)
 	}
+}
+
+// openList is a list of batches that may have jobs to steal, linked
+// through the batches.
+type openList struct{ head, tail *batch }
+
+func (l *openList) push(bt *batch, level int) {
+	bt.openLevel = int8(level)
+	bt.openPrev, bt.openNext = l.tail, nil
+	if l.tail == nil {
+		l.head = bt
+	} else {
+		l.tail.openNext = bt
+	}
+	l.tail = bt
+}
+
+func (l *openList) remove(bt *batch) {
+	if bt.openPrev == nil {
+		l.head = bt.openNext
+	} else {
+		bt.openPrev.openNext = bt.openNext
+	}
+	if bt.openNext == nil {
+		l.tail = bt.openPrev
+	} else {
+		bt.openNext.openPrev = bt.openPrev
+	}
+	bt.openPrev, bt.openNext, bt.openLevel = nil, nil, -1
 }
 
 // clear drops the references the batch holds to old events. The queue's

@@ -45,11 +45,13 @@ type Config struct {
 	// threshold does not make it flap. The scaler wakes every IdleTimeout/4
 	// while the bus is quiet, and every ScaleInterval only while the queue
 	// is more than half full, so a short interval costs nothing at rest.
-	// 0 means 100ms. Negative is an error.
+	// 0 means 100ms. Negative, or positive and under MinInterval, is an
+	// error.
 	ScaleInterval time.Duration
 
 	// IdleTimeout is how long a worker of a dynamic pool has had nothing to
-	// do before it may leave. 0 means 30 seconds. Negative is an error.
+	// do before it may leave. 0 means 30 seconds. Negative, or positive
+	// and under MinInterval, is an error.
 	IdleTimeout time.Duration
 
 	// QueueSize is the number of events the bus holds waiting for a worker,
@@ -79,7 +81,8 @@ type Config struct {
 	// MetricsWindow is the sampling window of the monitoring figures: worker
 	// utilization is the busy share of the last window, and the queue depth
 	// is sampled once per window. It costs one wake-up of one goroutine per
-	// window. 0 means one second. Negative is an error.
+	// window. 0 means one second. Negative, or positive and under
+	// MinInterval, is an error.
 	MetricsWindow time.Duration
 
 	// TimeoutDuration is how long a publisher waits for room in a full queue
@@ -167,6 +170,14 @@ type Config struct {
 	// the drop (a publisher, or the one calling Shutdown), never while the
 	// bus holds a lock, so it may publish. A panic in OnDrop is recovered
 	// and ignored.
+	//
+	// The one exception to "exactly once": at most 256 OnDrop calls run at
+	// once per bus; a drop beyond that is counted (also in
+	// DropCounts.Unreported) but not reported. That bound is what stops an
+	// OnDrop that publishes from recursing until the stack overflows,
+	// since its publish may itself be dropped (after Shutdown, or into a
+	// full DropNewest queue) and call OnDrop again. Such a hook should not
+	// publish when reason is ErrEventBusShutdown.
 	OnDrop func(ev Event, reason error)
 
 	// OnPanic, when set, is called on the worker after a handler panicked
@@ -186,6 +197,11 @@ const DefaultStarvationLimit = 16
 // far above any useful pool size; it exists so that a mistaken value fails
 // with an error instead of starting millions of goroutines.
 const WorkerLimit = 1 << 16
+
+// MinInterval is the shortest MetricsWindow, ScaleInterval and IdleTimeout
+// that NewEventBus accepts: each sets how often a goroutine of the bus
+// wakes, and a shorter one would keep an idle bus busy.
+const MinInterval = time.Millisecond
 
 // Defaults of a dynamic pool.
 const (
@@ -251,8 +267,12 @@ func (c *Config) validate() error {
 		return configError("Workers", "is %d; a dynamic pool starts within MinWorkers..MaxWorkers (%d..%d)", c.Workers, c.MinWorkers, c.MaxWorkers)
 	case c.ScaleInterval < 0:
 		return configError("ScaleInterval", "is %v; it must not be negative", c.ScaleInterval)
+	case c.ScaleInterval > 0 && c.ScaleInterval < MinInterval:
+		return configError("ScaleInterval", "is %v; it must be 0 (default) or at least %v", c.ScaleInterval, MinInterval)
 	case c.IdleTimeout < 0:
 		return configError("IdleTimeout", "is %v; it must not be negative", c.IdleTimeout)
+	case c.IdleTimeout > 0 && c.IdleTimeout < MinInterval:
+		return configError("IdleTimeout", "is %v; it must be 0 (default) or at least %v", c.IdleTimeout, MinInterval)
 	case c.QueueSize < 0:
 		return configError("QueueSize", "is %d; it must be 0 (automatic) or more", c.QueueSize)
 	case c.TimeoutDuration < 0:
@@ -261,6 +281,8 @@ func (c *Config) validate() error {
 		return configError("ShutdownTimeout", "is %v; it must not be negative", c.ShutdownTimeout)
 	case c.MetricsWindow < 0:
 		return configError("MetricsWindow", "is %v; it must not be negative", c.MetricsWindow)
+	case c.MetricsWindow > 0 && c.MetricsWindow < MinInterval:
+		return configError("MetricsWindow", "is %v; it must be 0 (default) or at least %v", c.MetricsWindow, MinInterval)
 	case c.HandlerTimeout < 0:
 		return configError("HandlerTimeout", "is %v; it must not be negative", c.HandlerTimeout)
 	case c.MaxStuckWorkers < 0:

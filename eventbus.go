@@ -24,6 +24,7 @@ package eventbus
 import (
 	"context"
 	"maps"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,12 @@ const (
 // copy of the struct, but Data is one map shared by all of them: handlers
 // must treat it as read-only.
 type Event struct {
-	ID        string                 // unique within the bus; filled by Publish when empty
+	// ID is unique within the bus; Publish fills it when empty. The IDs
+	// Publish makes are cut from strings shared by 128 consecutive events,
+	// which keeps publishing free of allocations: an ID that a program
+	// keeps for long keeps its block (under 3 KiB) alive. A program that
+	// keeps a few IDs of many events should keep strings.Clone(ev.ID).
+	ID        string
 	Type      EventType              // selects the handlers and, by default, the priority
 	ProcessID string                 // the process the event is about, if any; see OrderByProcessID
 	Timestamp time.Time              // the publish time; filled by Publish when zero
@@ -71,7 +77,7 @@ type Handler func(event Event)
 type EventBus struct {
 	cfg   Config // resolved: no automatic values left
 	q     *queue
-	subs  subscriberTable
+	subs  routes
 	pool  pool
 	ids   idSource
 	mon   *monitor  // nil when monitoring is off
@@ -86,6 +92,8 @@ type EventBus struct {
 	// processed on the spot, without going through the queue.
 	unrouted atomic.Int64
 	drops    dropCounts
+	// dropReports counts the OnDrop calls in progress (see maxDropReports).
+	dropReports atomic.Int32
 
 	// WaitIdle state: waitSem serialises WaitIdle calls, idleWaiters says
 	// whether one is waiting, idleCh wakes it.
@@ -112,7 +120,6 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 		waitSem: make(chan struct{}, 1),
 		idleCh:  make(chan struct{}, 1),
 	}
-	b.q.pool = &b.pool
 	b.subs.init(b.priorityOf)
 	b.batchLimit = maxBatch
 	if cfg.HandlerTimeout > 0 {
@@ -120,9 +127,8 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	}
 	b.ids.init()
 	b.pool.stopped = make(chan struct{})
-	for i := 0; i < cfg.Workers; i++ {
-		b.pool.add()
-	}
+	b.pool.tally.init(runtime.GOMAXPROCS(0))
+	slots := b.pool.add(cfg.Workers)
 	b.sizer.size = cfg.Workers
 	if cfg.MonitoringEnabled {
 		b.mon = newMonitor(b)
@@ -130,7 +136,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	if cfg.HandlerTimeout > 0 {
 		b.wd = newWatchdog(b)
 	}
-	for _, w := range b.pool.slots() {
+	for _, w := range slots {
 		b.startWorker(w, false)
 	}
 	if cfg.MaxWorkers > 0 {
@@ -253,7 +259,7 @@ func (b *EventBus) fill(ev *Event) (now time.Time) {
 
 func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 	now := b.fill(&ev)
-	subs, routePrio := b.subs.lookup(ev.Type)
+	typed, all, routePrio := b.subs.lookup(ev.Type)
 	if p == 0 {
 		p = routePrio
 		if p == 0 {
@@ -264,17 +270,17 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		b.reject(&ev, p, ErrEventBusShutdown)
 		return ErrEventBusShutdown
 	}
-	if len(subs) == 0 {
+	if err := ctx.Err(); err != nil {
+		b.reject(&ev, p, err)
+		return err
+	}
+	if len(typed)+len(all) == 0 {
 		// Nobody listens: the event is processed by doing nothing, and
 		// takes no room in the queue.
 		b.unrouted.Add(1)
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		b.reject(&ev, p, err)
-		return err
-	}
-	j := job{ev: ev, subs: subs, prio: p}
+	j := job{ev: ev, typed: typed, all: all, prio: p}
 	if b.cfg.OrderingKey != nil {
 		j.key = b.cfg.OrderingKey(ev)
 	}
@@ -312,11 +318,27 @@ func (b *EventBus) evict(j *job, reason error) {
 	b.notifyIdle()
 }
 
+// maxDropReports bounds the OnDrop calls in progress at once. An OnDrop
+// that publishes can drop again and so call itself (after Shutdown, or
+// into a full DropNewest queue) until the stack overflows, which would
+// kill the process; Go has no goroutine identity to tell recursion from
+// concurrency, so the bound is bus-wide. Drops beyond it are counted, in
+// DropCounts.Unreported, but not reported.
+const maxDropReports = 256
+
 func (b *EventBus) reportDrop(ev *Event, reason error) {
 	if b.cfg.OnDrop == nil {
 		return
 	}
-	defer func() { _ = recover() }() // a failing hook must not take the publisher down
+	if b.dropReports.Add(1) > maxDropReports {
+		b.dropReports.Add(-1)
+		b.drops.unreported.Add(1)
+		return
+	}
+	defer func() {
+		b.dropReports.Add(-1)
+		_ = recover() // a failing hook must not take the publisher down
+	}()
 	b.cfg.OnDrop(*ev, reason)
 }
 

@@ -104,7 +104,9 @@ func TestEveryHandlerGetsTheEventWithDataUnchanged(t *testing.T) {
 	assert.Equal(t, r1.events[0].ID, r2.events[0].ID)
 }
 
-func TestHandlersRunInSubscriptionOrder(t *testing.T) {
+// With one worker, an event's handlers run one after the other: those
+// subscribed to its type in subscription order, then the OnAll ones.
+func TestHandlersRunTypedThenOnAll(t *testing.T) {
 	b := newBus(t, Config{Workers: 1})
 	var mu sync.Mutex
 	var order []string
@@ -116,7 +118,7 @@ func TestHandlersRunInSubscriptionOrder(t *testing.T) {
 	b.Subscribe(BuildEvent, add("typed-3"))
 	b.Publish(Event{Type: BuildEvent})
 	waitIdle(t, b)
-	assert.Equal(t, []string{"typed-1", "all-2", "typed-3"}, order)
+	assert.Equal(t, []string{"typed-1", "typed-3", "all-2"}, order)
 }
 
 func TestOnAllReceivesTypesWithoutTypedHandlers(t *testing.T) {
@@ -162,6 +164,10 @@ func TestNewEventBusRejectsBadConfig(t *testing.T) {
 		{"TimeoutDuration", Config{TimeoutDuration: -time.Second}},
 		{"ShutdownTimeout", Config{ShutdownTimeout: -1}},
 		{"MetricsWindow", Config{MetricsWindow: -1}},
+		{"MetricsWindow", Config{MetricsWindow: 1}},
+		{"MetricsWindow", Config{MetricsWindow: MinInterval - 1}},
+		{"ScaleInterval", Config{MinWorkers: 1, MaxWorkers: 2, ScaleInterval: time.Nanosecond}},
+		{"IdleTimeout", Config{MinWorkers: 1, MaxWorkers: 2, IdleTimeout: time.Microsecond}},
 		{"StarvationLimit", Config{StarvationLimit: -1}},
 		{"BackpressureMode", Config{BackpressureMode: DropPolicy(7)}},
 		{"BackpressureMode", Config{BackpressureMode: DropPolicy(-1)}},
@@ -177,6 +183,10 @@ func TestNewEventBusRejectsBadConfig(t *testing.T) {
 			assert.Contains(t, err.Error(), c.field)
 		})
 	}
+	// The smallest accepted intervals start and stop a bus.
+	b := newBus(t, Config{MinWorkers: 1, MaxWorkers: 2, MetricsWindow: MinInterval,
+		ScaleInterval: MinInterval, IdleTimeout: MinInterval, MonitoringEnabled: true})
+	b.Shutdown()
 }
 
 func TestZeroConfigIsUsable(t *testing.T) {
@@ -695,6 +705,21 @@ func TestPublishContext(t *testing.T) {
 	assert.EqualValues(t, 2, m.Drops.Context)
 }
 
+// A done context drops the event even when no handler is subscribed to its
+// type: the doc promises the drop, not "processed by doing nothing".
+func TestPublishContextAlreadyDoneWithoutHandlers(t *testing.T) {
+	var drops dropLog
+	b := newBus(t, Config{Workers: 1, OnDrop: drops.onDrop})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, b.PublishContext(done, Event{Type: "nobody.listens", ID: "x"}), context.Canceled)
+	ids, _ := drops.snapshot()
+	assert.Equal(t, []string{"x"}, ids)
+	m := requireAccounted(t, b)
+	assert.EqualValues(t, 1, m.EventsDropped)
+	assert.Zero(t, m.EventsProcessed)
+}
+
 func TestBlockedPublisherIsRefusedAtShutdown(t *testing.T) {
 	b, err := NewEventBus(Config{Workers: 1, QueueSize: 1, BackpressureMode: Block})
 	require.NoError(t, err)
@@ -765,4 +790,39 @@ func TestGoexitRecordsTheWaitOnce(t *testing.T) {
 	m := requireAccounted(t, b)
 	assert.EqualValues(t, 1, m.EventsProcessed)
 	assert.EqualValues(t, 1, m.Wait.Medium.Count)
+}
+
+// An OnDrop that publishes, and whose publish is dropped in turn, recurses;
+// the bound on OnDrop calls in progress ends the recursion instead of the
+// process, and the drops beyond it are still counted.
+func TestOnDropThatPublishesCannotRecurseForever(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		trigger func(t *testing.T, b *EventBus)
+	}{
+		{"after shutdown", Config{Workers: 1}, func(_ *testing.T, b *EventBus) { b.Shutdown() }},
+		{"full drop-newest queue", Config{Workers: 1, QueueSize: 1, BackpressureMode: DropNewest}, func(t *testing.T, b *EventBus) {
+			holdWorker(t, b)
+			b.Publish(Event{Type: LogLine}) // fills the queue
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b *EventBus
+			var reported atomic.Int64
+			cfg := tc.cfg
+			cfg.OnDrop = func(ev Event, reason error) {
+				reported.Add(1)
+				b.Publish(Event{Type: LogLine}) // dropped again
+			}
+			b = newBus(t, cfg)
+			b.Subscribe(LogLine, func(Event) {})
+			tc.trigger(t, b)
+			b.Publish(Event{Type: LogLine})
+			m := b.Metrics()
+			assert.EqualValues(t, maxDropReports, reported.Load())
+			assert.EqualValues(t, 1, m.Drops.Unreported)
+			assert.EqualValues(t, maxDropReports+1, m.EventsDropped, "every drop is counted")
+		})
+	}
 }

@@ -120,6 +120,15 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 	if rng.IntN(2) == 0 {
 		cfg.OrderingKey = OrderByProcessID
 	}
+	// In some rounds a watchdog replaces workers whose handler runs past a
+	// timeout short enough that slow handlers cross it all the time.
+	slow := time.Duration(0)
+	if rng.IntN(3) == 0 {
+		cfg.HandlerTimeout = time.Duration(1+rng.IntN(2)) * time.Millisecond
+		cfg.ReplaceStuckWorkers = true
+		cfg.MaxStuckWorkers = rng.IntN(4)
+		slow = 3 * time.Millisecond
+	}
 	b, err := NewEventBus(cfg)
 	require.NoError(t, err)
 
@@ -137,7 +146,9 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 				switch k := rng.IntN(20); {
 				case k < 2:
 					panics := rng.IntN(5) == 0
+					sleep := time.Duration(rng.Int64N(int64(slow) + 1))
 					subs = append(subs, b.On(ev.Type, func(Event) {
+						time.Sleep(sleep) // around the watchdog's timeout, when it has one
 						if panics {
 							panic("random")
 						}
@@ -161,8 +172,11 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 					_ = b.WaitIdle(ctx)
 					cancel()
 				default:
-					if rng.IntN(30) == 0 {
+					switch rng.IntN(30) {
+					case 0:
 						b.Shutdown()
+					case 1, 2:
+						_ = b.Resize(1 + rng.IntN(5))
 					}
 				}
 			}

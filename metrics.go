@@ -105,6 +105,11 @@ type DropCounts struct {
 	Context         int64          `json:"context"`
 	InvalidPriority int64          `json:"invalid_priority"`
 	ByPriority      PriorityCounts `json:"by_priority"`
+	// Unreported counts the drops that were not passed to Config.OnDrop
+	// because too many OnDrop calls were in progress at once, as when an
+	// OnDrop publishes and its publish is dropped in turn (see
+	// Config.OnDrop). They are counted above like any other drop.
+	Unreported int64 `json:"unreported"`
 }
 
 // PriorityWaits holds the wait figures of each priority level.
@@ -151,6 +156,8 @@ type dropCounts struct {
 	// rejected counts dropped events that were never queued. It is counted
 	// before the drop's cell, so a snapshot that sees the drop sees it too.
 	rejected atomic.Int64
+	// unreported counts drops not passed to OnDrop (see maxDropReports).
+	unreported atomic.Int64
 }
 
 const (
@@ -190,6 +197,7 @@ func (d *dropCounts) snapshot() (c DropCounts, total int64) {
 	c.Context = byReason[reasonContext]
 	c.InvalidPriority = byReason[reasonInvalid]
 	c.ByPriority = PriorityCounts{Low: byPrio[0], Medium: byPrio[1], High: byPrio[2]}
+	c.Unreported = d.unreported.Load()
 	return c, total
 }
 
@@ -217,7 +225,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m.Drops = drops
 	m.EventsPublished = admitted + rejected + unrouted
 	m.EventsPending = max(m.EventsPublished-processed-dropped, 0)
-	m.HandlerPanics = b.pool.panics()
+	m.HandlerPanics = b.pool.tally.panics()
 	b.sizer.fill(&m)
 	if b.wd != nil {
 		m.SlowHandlers = b.wd.slow.Load()
@@ -263,7 +271,8 @@ func monotimeOf(t time.Time) int64 { return int64(t.Sub(clockBase)) }
 // goroutine running the worker writes it, each figure with one atomic
 // store to a cache line no other worker writes, so recording costs no lock
 // and no contended write. It is updated once per batch (see batch) with
-// two clock reads, and once per event with a histogram count.
+// two clock reads. (The waits, counted per event, go to the worker's tally
+// shard.)
 type workerStats struct {
 	// busyWord encodes the worker's busy time so that the sampler can read
 	// it, including a batch in progress, with one load: when idle it is
@@ -272,27 +281,11 @@ type workerStats struct {
 	busyWord atomic.Int64
 	busy     int64 // total busy nanoseconds, owned by the worker
 	ema      ema
-	waits    [numLevels][waitBuckets]atomic.Int64
-	maxWait  [numLevels]atomic.Int64
 }
 
 // beginBatch records that the worker is busy from start on.
 func (s *workerStats) beginBatch(start int64) {
 	s.busyWord.Store(s.busy - start - 1)
-}
-
-// wait records the wait of an event taken at start: from its publish until
-// the worker took it.
-func (s *workerStats) wait(j *job, start int64) {
-	if j.enqueued == 0 {
-		return
-	}
-	wait := start - j.enqueued
-	lv := j.prio - 1
-	bump(&s.waits[lv][waitBucket(wait)])
-	if wait > s.maxWait[lv].Load() {
-		s.maxWait[lv].Store(wait)
-	}
 }
 
 // endBatch records a batch of n events that ran from start to now: each
@@ -424,8 +417,8 @@ func (m *monitor) sampleAt(now int64, wall time.Time) {
 func (m *monitor) fill(s *MetricsSnapshot) {
 	var sum float64
 	var n int
-	var slots []*worker
-	s.waits, slots = m.bus.pool.waitTotals()
+	s.waits = m.bus.pool.tally.waitTotals()
+	slots := m.bus.pool.slots()
 	for _, w := range slots {
 		if v, ok := w.stats.ema.value(); ok {
 			sum += v

@@ -91,7 +91,7 @@ func TestUtilizationArithmetic(t *testing.T) {
 	b := monitoredBus(t, 2)
 	// Nothing is published, so the workers stay parked and never touch
 	// their stats: the test plays them with a clock of its own.
-	w0, w1 := &b.pool.workers[0].stats, &b.pool.workers[1].stats
+	w0, w1 := &b.pool.list[0].stats, &b.pool.list[1].stats
 	t0 := b.mon.prevT
 	w0.beginBatch(t0 + 100)
 	w0.endBatch(t0+100, t0+350, 1) // busy 250 of the first 1000ns
@@ -212,7 +212,7 @@ func TestMonitoringOff(t *testing.T) {
 	assert.Nil(t, m.WorkerUtilization)
 	assert.Nil(t, m.QueueDepthHistory)
 	assert.Contains(t, m.String(), "monitoring=off")
-	for _, w := range b.pool.workers {
+	for _, w := range b.pool.slots() {
 		assert.Zero(t, w.stats.busy, "nothing recorded with monitoring off")
 	}
 }

@@ -1,5 +1,7 @@
 package eventbus
 
+import "strings"
+
 // OrderByProcessID is an OrderingKey for Config: the events of one process
 // (Event.ProcessID) are handled one at a time in publish order, as a log
 // view needs its lines; events without a ProcessID are not ordered.
@@ -56,6 +58,10 @@ func (ls *lanes) park(j *job) bool {
 	} else {
 		ln = new(lane)
 	}
+	// The key outlives the event while the stream is busy: keep a copy of
+	// our own, so that a key cut from a larger string (as event IDs are
+	// from their blocks) does not keep that string alive.
+	k.key = strings.Clone(k.key)
 	ls.m[k] = ln
 	ls.peakLen = max(ls.peakLen, len(ls.m))
 	return false

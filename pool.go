@@ -13,15 +13,15 @@ import (
 // fresh worker takes its place and carries on with the event's next handler.
 var ErrHandlerExited = errors.New("eventbus: handler called runtime.Goexit")
 
-// worker is one slot of the pool. Its counters are written only by the
-// goroutine currently running the slot and read by Metrics and WaitIdle,
-// so recording an event touches no shared cache line.
+// worker is one slot of the pool. Its own fields are written only by the
+// goroutine currently running the slot; the counts that Metrics and
+// WaitIdle sum live in its tally shard, which it shares with few others.
 type worker struct {
 	// bt holds the events the worker took. The worker writes its jobs only
 	// inside queue.pop, under the queue's lock, so the watchdog can read
 	// them under that lock while the worker is stuck in a handler.
 	bt batch
-	// curIdx is the index in cur().subs of the handler being run, so that
+	// curIdx is the index in cur() of the handler being run, so that
 	// a replacement can carry on after a handler called runtime.Goexit.
 	curIdx int
 	// running is the subscription whose handler this worker runs now, so
@@ -37,11 +37,12 @@ type worker struct {
 	// detached is set by the watchdog when it replaced this worker: the
 	// goroutine finishes its event and then leaves the pool.
 	detached atomic.Bool
-	// done counts finished events per WaitIdle parity; their sum is the
-	// worker's share of EventsProcessed.
-	done   [2]atomic.Int64
-	panics atomic.Int64
-	stats  workerStats
+	// batches counts the batches the worker took; the scaler reads it to
+	// find workers with nothing to do.
+	batches atomic.Int64
+	shard   *tallyShard // where the worker counts its events, panics and waits
+	pos     int         // index in pool.list, under pool.mu
+	stats   workerStats
 
 	wd       watchState // the watchdog's view of this worker, owned by it
 	scale    scaleState // the scaler's view of this worker, owned by it
@@ -53,17 +54,18 @@ type worker struct {
 
 // pool is the set of worker slots. A slot's goroutine is replaced when a
 // handler calls runtime.Goexit (same slot) or when the watchdog declares it
-// stuck (new slot). The slot list and the counters of slots that left are
-// guarded by mu, which only readers of the figures (Metrics, WaitIdle,
-// Subscription.Done) and slot changes take: the workers never do.
+// stuck (new slot). Adding or removing a slot costs O(1) under mu, which
+// only slot changes and the first reader after a change take: the
+// workers never do. Readers get a copy of the list that is made once per
+// change, so that a pool of tens of thousands of workers starts, shrinks
+// and reports its figures in time proportional to its size, never to its
+// square.
 type pool struct {
-	mu      sync.Mutex
-	workers []*worker // copy on write
-	retired struct {
-		done   [2]int64
-		panics int64
-		waits  waitTotals
-	}
+	mu     sync.Mutex
+	list   []*worker                 // the slots, in no order; under mu
+	view   atomic.Pointer[[]*worker] // a copy of list for readers; nil after a change
+	nextID int                       // slots ever added, under mu
+	tally  tally
 	// live counts the goroutines running a worker slot; it changes under
 	// mu, so that no worker starts after the last one has stopped the pool.
 	live    atomic.Int32
@@ -84,8 +86,9 @@ func (p *pool) enter() bool {
 }
 
 // leave uncounts a worker goroutine; the last one out stops the pool. Only
-// a shutdown lets the count reach zero: a worker that is replaced counts
-// its replacement in before it leaves, and resizing never goes below one.
+// a shutdown lets the count reach zero: a worker that is replaced, by the
+// watchdog or after runtime.Goexit, counts its replacement in before it
+// may leave, and resizing never goes below one.
 func (p *pool) leave() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -94,32 +97,50 @@ func (p *pool) leave() {
 	}
 }
 
-// slots returns the current slot list; the caller must not modify it.
+// slots returns the current slots; the caller must not modify the slice.
 func (p *pool) slots() []*worker {
+	if v := p.view.Load(); v != nil {
+		return *v
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.workers
+	if v := p.view.Load(); v != nil {
+		return *v
+	}
+	v := slices.Clone(p.list)
+	p.view.Store(&v)
+	return v
 }
 
-// add appends a new slot.
-func (p *pool) add() *worker {
-	w := new(worker)
+// add appends n new slots and returns them.
+func (p *pool) add(n int) []*worker {
+	ws := make([]worker, n)
+	out := make([]*worker, n)
 	p.mu.Lock()
-	p.workers = append(slices.Clip(p.workers), w)
-	p.mu.Unlock()
-	return w
+	defer p.mu.Unlock()
+	for i := range ws {
+		w := &ws[i]
+		w.bt.openLevel = -1
+		w.shard = p.tally.shard(p.nextID)
+		p.nextID++
+		w.pos = len(p.list)
+		p.list = append(p.list, w)
+		out[i] = w
+	}
+	p.view.Store(nil)
+	return out
 }
 
-// retire removes the slot of a worker that left the pool, keeping its
-// counts.
+// retire removes the slot of a worker that left the pool. Its counts stay
+// in its tally shard.
 func (p *pool) retire(w *worker) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.retired.done[0] += w.done[0].Load()
-	p.retired.done[1] += w.done[1].Load()
-	p.retired.panics += w.panics.Load()
-	p.retired.waits.add(&w.stats)
-	p.workers = slices.DeleteFunc(slices.Clone(p.workers), func(x *worker) bool { return x == w })
+	last := p.list[len(p.list)-1]
+	p.list[w.pos], last.pos = last, w.pos
+	p.list[len(p.list)-1] = nil
+	p.list = p.list[:len(p.list)-1]
+	p.view.Store(nil)
 }
 
 // running reports whether some worker is running s's handler now.
@@ -134,43 +155,61 @@ func (p *pool) running(s *Subscription) bool {
 
 // processed returns the events finished under WaitIdle parity par, or under
 // both parities when par is -1.
-func (p *pool) processed(par int) int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *pool) processed(par int) int64 { return p.tally.processed(par) }
+
+// tally holds the counts that WaitIdle and Metrics sum over the pool:
+// finished events per WaitIdle parity, panics, and the wait histograms.
+// Worker i counts into shard i mod len(shards): with a few more shards
+// than CPUs, workers running at the same moment rarely share a cache line,
+// and a sum reads a few shards instead of every worker.
+type tally struct {
+	shards []tallyShard
+}
+
+type tallyShard struct {
+	done   [2]atomic.Int64
+	panics atomic.Int64
+	waits  waitCounts
+	_      [64]byte // keep the next shard off this cache line
+}
+
+// init makes the shards: four per CPU, a power of two from 4 to 64.
+func (t *tally) init(cpus int) {
+	n := 4
+	for n < 4*cpus && n < 64 {
+		n *= 2
+	}
+	t.shards = make([]tallyShard, n)
+}
+
+func (t *tally) shard(id int) *tallyShard { return &t.shards[id&(len(t.shards)-1)] }
+
+func (t *tally) processed(par int) int64 {
 	var n int64
-	for i := 0; i < 2; i++ {
-		if par == -1 || par == i {
-			n += p.retired.done[i]
-			for _, w := range p.workers {
-				n += w.done[i].Load()
+	for i := range t.shards {
+		for k := 0; k < 2; k++ {
+			if par == -1 || par == k {
+				n += t.shards[i].done[k].Load()
 			}
 		}
 	}
 	return n
 }
 
-// waitTotals returns the wait histograms of the slots that left the pool
-// and of the current ones, each counted once, and the current slots. A
-// slot that leaves after mu is released is read in place: it records no
-// more waits once it has left.
-func (p *pool) waitTotals() (waitTotals, []*worker) {
-	p.mu.Lock()
-	t, slots := p.retired.waits, p.workers
-	p.mu.Unlock()
-	for _, w := range slots {
-		t.add(&w.stats)
-	}
-	return t, slots
-}
-
-func (p *pool) panics() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := p.retired.panics
-	for _, w := range p.workers {
-		n += w.panics.Load()
+func (t *tally) panics() int64 {
+	var n int64
+	for i := range t.shards {
+		n += t.shards[i].panics.Load()
 	}
 	return n
+}
+
+func (t *tally) waitTotals() waitTotals {
+	var w waitTotals
+	for i := range t.shards {
+		w.add(&t.shards[i].waits)
+	}
+	return w
 }
 
 // startWorker runs slot w on a new goroutine. resume means the slot's
@@ -185,15 +224,19 @@ func (b *EventBus) startWorker(w *worker, resume bool) bool {
 	return true
 }
 
-// addWorker starts a worker in a new slot, unless the pool has stopped.
-func (b *EventBus) addWorker() bool {
-	w := b.pool.add()
-	if !b.startWorker(w, false) {
-		b.pool.retire(w)
-		return false
+// addWorkers starts up to n workers in new slots, fewer once the pool has
+// stopped, and returns how many it started.
+func (b *EventBus) addWorkers(n int) int {
+	started := 0
+	for _, w := range b.pool.add(n) {
+		if !b.startWorker(w, false) {
+			b.pool.retire(w)
+			continue
+		}
+		started++
 	}
-	b.q.join()
-	return true
+	b.q.join(started)
+	return started
 }
 
 // bump adds one to a counter that only one goroutine writes (a worker's
@@ -214,7 +257,7 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 			// A handler called runtime.Goexit, which no one can stop:
 			// this goroutine ends here. A replacement keeps the pool at
 			// full strength and finishes the batch.
-			b.afterInvoke(w, w.cur().subs[w.curIdx])
+			b.afterInvoke(w, w.cur().sub(w.curIdx))
 			b.startWorker(w, true)
 		}
 		b.pool.leave()
@@ -244,6 +287,7 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 		if w.bt.low {
 			w.lowHeld.Store(w.bt.jobs[0].seq)
 		}
+		bump(&w.batches)
 		giveLow = b.runBatch(w, 0)
 	}
 }
@@ -269,10 +313,13 @@ func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
 	for {
 		j := &bt.jobs[bt.i]
 		if b.mon != nil && !resumed {
-			w.stats.wait(j, start)
+			w.shard.waits.record(j, start)
 		}
 		resumed = false
 		b.dispatch(w, j, from)
+		if j.key != "" {
+			b.q.releaseStream(j)
+		}
 		from = 0
 		next, ok := bt.claimNext()
 		if !ok {
@@ -297,21 +344,21 @@ func (b *EventBus) runBatch(w *worker, from int) (giveLow bool) {
 
 // handled counts j as processed, after its handlers have run.
 func (b *EventBus) handled(w *worker, j *job) {
-	bump(&w.done[j.epoch])
+	w.shard.done[j.epoch].Add(1)
 	b.notifyIdle()
 }
 
 // dispatch runs the handlers of j from index from on; runBatch counts the
 // event as processed.
 func (b *EventBus) dispatch(w *worker, j *job, from int) {
-	for i := from; i < len(j.subs); i++ {
-		s := j.subs[i]
+	for i := from; i < j.nsubs(); i++ {
+		s := j.sub(i)
 		w.curIdx = i
 		// Publish which handler runs before checking that it is still
 		// subscribed: Unsubscribe clears active before it looks at
 		// running, so one of the two sides always sees the other.
 		w.running.Store(s)
-		if s.active.Load() {
+		if s.enter() {
 			b.invoke(w, s, j)
 		}
 		b.afterInvoke(w, s)
@@ -341,6 +388,7 @@ func (b *EventBus) invoke(w *worker, s *Subscription, j *job) {
 			b.handlerFailed(w, j, recover())
 		}
 	}()
+	s.leave()
 	s.handler(j.ev)
 	returned = true
 }
@@ -349,7 +397,7 @@ func (b *EventBus) invoke(w *worker, s *Subscription, j *job) {
 // it to Config.OnPanic. recovered is nil when the handler called
 // runtime.Goexit: a panic, even panic(nil), recovers as a non-nil value.
 func (b *EventBus) handlerFailed(w *worker, j *job, recovered any) {
-	bump(&w.panics)
+	w.shard.panics.Add(1)
 	if recovered == nil {
 		recovered = ErrHandlerExited
 	}

@@ -148,10 +148,19 @@ func (l *levels) next(lowAllowed bool) int {
 }
 
 // popBatch removes up to len(dst) jobs from the head of level i, as
-// chosen by next, into dst and returns how many. It takes at least one, and
-// never so many that a waiting lower level would pass its starvation limit.
+// chosen by next, into dst and returns how many. It takes at least one,
+// never so many that a waiting lower level would pass its starvation
+// limit, and only one when a higher level is waiting (level i's turn came
+// from the starvation bound).
 func (l *levels) popBatch(i int, dst []job) int {
 	k := min(len(dst), l.rings[i].len())
+	for higher := i + 1; higher < numLevels; higher++ {
+		if l.rings[higher].len() > 0 {
+			// Level i is served only because it starved: its turn is one
+			// event, so that the bound counts events, not batches.
+			k = 1
+		}
+	}
 	for lower := 0; lower < i; lower++ {
 		if l.rings[lower].len() > 0 {
 			k = max(1, min(k, l.limit-l.passed[lower]))

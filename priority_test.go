@@ -210,3 +210,40 @@ func TestPoliciesAndPrioritiesEncodeAsText(t *testing.T) {
 	require.Error(t, fs.Parse([]string{"-policy", "sometimes"}))
 	require.Equal(t, Block, p, "a bad value leaves the policy as it was")
 }
+
+// The starvation bound counts events, not batches: after StarvationLimit
+// higher-level events, exactly one event of the waiting level runs, even
+// while handlers are fast enough for workers to take events in batches.
+func TestStarvationTurnIsOneEvent(t *testing.T) {
+	for _, limit := range []int{1, 4, DefaultStarvationLimit} {
+		var names []string
+		for i := 0; i < 200; i++ {
+			names = append(names, "H")
+		}
+		for i := 0; i < 200; i++ {
+			names = append(names, "L")
+		}
+		got := publishHeld(t, Config{EnablePriority: true, StarvationLimit: limit, QueueSize: 400}, names...)
+		lastHigh := 0
+		for i, n := range got {
+			if n == "H" {
+				lastHigh = i
+			}
+		}
+		// Before the last High event, Low gets one turn per limit High
+		// events: 200/limit of them, rounded up.
+		lowBefore := lastHigh + 1 - 200
+		assert.LessOrEqual(t, lowBefore, (200+limit-1)/limit, "limit %d", limit)
+		// And every run of High events between two Low ones is exactly
+		// the limit while both levels wait.
+		run := 0
+		for _, n := range got[:lastHigh] {
+			if n == "H" {
+				run++
+				continue
+			}
+			assert.Equal(t, limit, run, "limit %d: a run of High events between Low turns", limit)
+			run = 0
+		}
+	}
+}

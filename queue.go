@@ -7,9 +7,11 @@ import (
 
 // job is one published event on its way to its handlers.
 type job struct {
-	ev   Event
-	subs []*Subscription // the handlers, fixed when the event was published
-	key  string          // Config.OrderingKey of the event; "" when unordered
+	ev Event
+	// typed and all are the handlers, fixed when the event was published:
+	// those of its type, then the OnAll ones.
+	typed, all []*Subscription
+	key        string // Config.OrderingKey of the event; "" when unordered
 	// enqueued is the monotonic time of the publish in nanoseconds (see
 	// monotime), or 0 when monitoring is off.
 	enqueued int64
@@ -33,8 +35,10 @@ type queue struct {
 	// halfFull is called, outside the lock, when a publish leaves the queue
 	// more than half full; a dynamic pool's scaler listens. nil otherwise.
 	halfFull func()
-	pool     *pool // whose workers' batches stealLocked looks at
-	queued   int   // jobs runnable or parked
+	// open lists, per level, the batches that may have unstarted jobs a
+	// free worker can steal (see stealLocked).
+	open     [numLevels]openList
+	queued   int // jobs runnable or parked
 	capacity int
 	policy   DropPolicy
 	timeout  time.Duration
@@ -115,8 +119,8 @@ func (q *queue) lowCap() int { return q.members - min(q.reserved, q.members-1) }
 // lowAllowed reports whether a free worker may take a Low job now.
 func (q *queue) lowAllowed() bool { return q.runningLow < q.lowCap() }
 
-// pop gives back what the worker's previous batch held (its streams and,
-// if giveLow, its Low slot), then waits for work the worker may run and
+// pop gives back what the worker's previous batch held (if giveLow, its
+// Low slot), then waits for work the worker may run and
 // takes a batch of it into w.bt: the head of the level a free worker must
 // serve, and with it up to bt.target-1 more jobs of that level while
 // handlers are fast (see batch). A worker asked to retire leaves between
@@ -177,6 +181,9 @@ func (q *queue) pop(w *worker, giveLow bool) (got popResult, parked bool) {
 	if bt.low {
 		q.runningLow++
 	}
+	if bt.n > 1 {
+		q.open[i].push(bt, i)
+	}
 	for k := 0; k < bt.n && q.nwaiting > 0; k++ {
 		q.handOffLocked()
 	}
@@ -196,24 +203,31 @@ func (q *queue) wakeLocked() {
 	}
 }
 
-// join counts a worker that starts taking events. A member more may raise
+// join counts n workers that start taking events. Members more may raise
 // lowCap, making queued Low jobs runnable for a worker that is parked,
-// possibly the new one itself, which may have looked before it counted.
-func (q *queue) join() {
+// possibly a new one itself, which may have looked before it counted.
+func (q *queue) join(n int) {
+	if n == 0 {
+		return
+	}
 	q.mu.Lock()
-	q.members++
+	q.members += n
 	q.wakeLocked()
 	q.mu.Unlock()
 }
 
-// retire asks n workers to leave the pool between events; parked workers,
-// the idle ones, leave first.
+// retire asks n workers to leave the pool between events. It wakes up to
+// n parked workers, the idle ones, to leave first; busy ones leave at
+// their next pop. Waking only as many as must leave keeps a large pool's
+// shrink proportional to the change.
 func (q *queue) retire(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.retiring += n
-	q.idle = 0
-	q.work.Broadcast()
+	for k := 0; k < n && q.idle > 0; k++ {
+		q.idle--
+		q.work.Signal()
+	}
 }
 
 // unretire withdraws up to n requests to leave that no worker has taken
@@ -226,16 +240,14 @@ func (q *queue) unretire(n int) int {
 	return k
 }
 
-// releaseLocked gives back the streams of the jobs a finished batch ran
-// and, if giveLow, its Low slot.
+// releaseLocked takes a finished batch off the open list and, if giveLow,
+// gives back its Low slot.
 func (q *queue) releaseLocked(bt *batch, giveLow bool) {
 	if giveLow {
 		q.runningLow--
 	}
-	for k := 0; k < bt.ran; k++ {
-		if bt.jobs[k].key != "" {
-			q.releaseStreamLocked(&bt.jobs[k])
-		}
+	if bt.openLevel >= 0 {
+		q.open[bt.openLevel].remove(bt)
 	}
 	bt.n, bt.ran = 0, 0
 }
@@ -243,37 +255,52 @@ func (q *queue) releaseLocked(bt *batch, giveLow bool) {
 // stealLocked takes into bt the unstarted rest of the batch of a worker
 // that is busy with an earlier event of it, for a worker that found
 // nothing in the queue: the highest level such a rest holds, as a free
-// worker takes from the queue. It reports whether it took anything.
+// worker takes from the queue. It reports whether it took anything. It
+// looks only at the open lists, and drops from them the batches it finds
+// with nothing left, so a steal costs O(1) amortised however large the
+// pool.
 func (q *queue) stealLocked(bt *batch) bool {
-	for {
-		var victim *batch
-		vnext, vlevel := 0, -1
-		for _, w := range q.pool.slots() {
-			v := &w.bt
-			next, ok := v.stealable()
-			if v == bt || !ok {
+	for lv := numLevels - 1; lv >= 0; lv-- {
+		if lv == lowLevel && !q.lowAllowed() {
+			continue
+		}
+		l := &q.open[lv]
+		for v := l.head; v != nil; {
+			next := v.openNext
+			if v == bt {
+				v = next
 				continue
 			}
-			lv := int(v.jobs[next].prio - 1) // written only under q.mu
-			if lv == lowLevel && !q.lowAllowed() {
+			from, ok := v.stealable()
+			if !ok {
+				// Nothing left to steal: the owner claimed it all.
+				l.remove(v)
+				v = next
 				continue
 			}
-			if lv > vlevel {
-				victim, vnext, vlevel = v, next, lv
+			if !v.steal(from, bt) {
+				continue // the owner claimed a job meanwhile: look again
 			}
-		}
-		if victim == nil {
-			return false
-		}
-		if victim.steal(vnext, bt) {
-			bt.low = vlevel == lowLevel
+			bt.low = lv == lowLevel
 			if bt.low {
 				q.runningLow++
 			}
+			if bt.n > 1 {
+				l.push(bt, lv)
+			}
 			return true
 		}
-		// The owner claimed a job meanwhile: look again.
 	}
+	return false
+}
+
+// releaseStream ends j's turn in its ordered stream as soon as j's
+// handlers have run, so that the stream's next event may start on any
+// free worker even while this worker goes on to a handler that blocks.
+func (q *queue) releaseStream(j *job) {
+	q.mu.Lock()
+	q.releaseStreamLocked(j)
+	q.mu.Unlock()
 }
 
 // releaseStreamLocked makes the next parked job of j's stream runnable, or
@@ -295,13 +322,14 @@ func (q *queue) releaseLow() {
 	q.mu.Unlock()
 }
 
-// evictLocked removes the next-in-line job of level i into *dst: the head
-// of its ring or, when nothing of the level is runnable, its oldest parked
-// job. The level must hold a job. A runnable job's stream moves on to its
-// next event, so a drop never stalls a key.
+// evictLocked removes the job of level i that was queued first into *dst,
+// whether it is runnable or parked behind an earlier job of its stream.
+// The level must hold a job. A runnable job's stream moves on to its next
+// event, so a drop never stalls a key.
 func (q *queue) evictLocked(i int, dst *job) {
 	q.queued--
-	if q.lv.depth(i) > 0 {
+	parked, ok := q.lanes.oldestParkedSeq(i)
+	if q.lv.depth(i) > 0 && (!ok || q.lv.rings[i].front().seq < parked) {
 		q.lv.popFrom(i, dst)
 		if dst.key != "" {
 			q.releaseStreamLocked(dst)
@@ -314,20 +342,16 @@ func (q *queue) evictLocked(i int, dst *job) {
 // depthLocked returns the jobs queued at level i, runnable or parked.
 func (q *queue) depthLocked(i int) int { return q.lv.depth(i) + q.lanes.parked[i] }
 
-// oldestLocked returns the level whose next-in-line job was queued first.
-// The queue must not be empty.
+// oldestLocked returns the level of the job that was queued first,
+// runnable or parked. The queue must not be empty.
 func (q *queue) oldestLocked() int {
 	best, bestSeq := -1, uint64(0)
 	for i := 0; i < numLevels; i++ {
-		var seq uint64
-		if q.lv.depth(i) > 0 {
-			seq = q.lv.rings[i].front().seq
-		} else if s, ok := q.lanes.oldestParkedSeq(i); ok {
-			seq = s
-		} else {
-			continue
+		seq, ok := q.lanes.oldestParkedSeq(i)
+		if q.lv.depth(i) > 0 && (!ok || q.lv.rings[i].front().seq < seq) {
+			seq, ok = q.lv.rings[i].front().seq, true
 		}
-		if best < 0 || seq < bestSeq {
+		if ok && (best < 0 || seq < bestSeq) {
 			best, bestSeq = i, seq
 		}
 	}
@@ -410,4 +434,15 @@ func (q *queue) counts() (depth [numLevels]int, admitted int64, waiting int) {
 		depth[i] = q.depthLocked(i)
 	}
 	return depth, q.admitted[0] + q.admitted[1], q.nwaiting
+}
+
+// nsubs returns the number of handlers of j.
+func (j *job) nsubs() int { return len(j.typed) + len(j.all) }
+
+// sub returns j's i-th handler: typed ones first, then OnAll ones.
+func (j *job) sub(i int) *Subscription {
+	if i < len(j.typed) {
+		return j.typed[i]
+	}
+	return j.all[i-len(j.typed)]
 }

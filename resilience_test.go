@@ -338,7 +338,7 @@ func TestJoiningWakesAParkedWorkerForLowWork(t *testing.T) {
 		defer b.q.mu.Unlock()
 		return b.q.idle == 1
 	}, testTimeout, time.Millisecond)
-	b.q.join() // as a new worker does, here with its goroutine already parked
+	b.q.join(1) // as a new worker does, here with its goroutine already parked
 	receive(t, started)
 	close(block)
 	waitIdle(t, b)

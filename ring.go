@@ -1,66 +1,87 @@
 package eventbus
 
-// ring is a FIFO of jobs stored by value in a circular buffer whose length
-// is a power of two. It grows by doubling when full, so pushing allocates
-// only while the queue reaches a depth it has not reached before, and it
-// lets go of a large buffer once it empties, so a single burst does not pin
-// memory for the life of the bus.
+// ring is a FIFO of jobs stored by value in fixed-size chunks linked in
+// order. It grows a chunk at a time, so a deep queue (a large pool's
+// default queue holds ten events per worker) never copies what it holds to
+// grow, and it gives back each chunk as it empties, so a single burst does
+// not pin memory for the life of the bus. One emptied chunk is kept for
+// reuse, so a queue that hovers around a chunk boundary does not allocate
+// on every crossing.
 //
 // A ring is not safe for concurrent use; the queue's mutex guards it.
 type ring struct {
-	buf  []job
-	head int // index of the oldest job
-	n    int // number of jobs
+	head, tail *ringChunk
+	hi         int // index of the oldest job in head
+	n          int // number of jobs
+	spare      *ringChunk
 }
 
-// minRingSize is the first buffer length; shrinkRingSize is the length above
-// which an emptied ring releases its buffer.
-const (
-	minRingSize    = 16
-	shrinkRingSize = 1024
-)
+// ringChunkLen is the number of jobs per chunk: a few KiB, small enough
+// that an idle ring costs little, large enough that allocating one is rare.
+const ringChunkLen = 16
+
+type ringChunk struct {
+	jobs [ringChunkLen]job
+	next *ringChunk
+}
 
 func (r *ring) len() int { return r.n }
 
 // push appends a copy of *j at the back.
 func (r *ring) push(j *job) {
-	if r.n == len(r.buf) {
-		r.grow()
+	// Every chunk between head and tail is full, so the next free slot is
+	// hi+n jobs from the start of head.
+	off := (r.hi + r.n) % ringChunkLen
+	switch {
+	case r.n == 0:
+		c := r.newChunk()
+		r.head, r.tail, r.hi, off = c, c, 0, 0
+	case off == 0:
+		c := r.newChunk()
+		r.tail.next = c
+		r.tail = c
 	}
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = *j
+	r.tail.jobs[off] = *j
 	r.n++
+}
+
+func (r *ring) newChunk() *ringChunk {
+	if c := r.spare; c != nil {
+		r.spare = nil
+		return c
+	}
+	return new(ringChunk)
 }
 
 // front returns the oldest job without removing it. The ring must not be
 // empty.
-func (r *ring) front() *job { return &r.buf[r.head] }
+func (r *ring) front() *job { return &r.head.jobs[r.hi] }
 
 // popInto moves the oldest job into *dst and clears its slot, so the ring
 // holds no reference to the event's data any more. The ring must not be
 // empty.
 func (r *ring) popInto(dst *job) {
-	slot := &r.buf[r.head]
+	slot := &r.head.jobs[r.hi]
 	*dst = *slot
 	*slot = job{}
-	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.hi++
 	r.n--
 	if r.n == 0 {
-		r.head = 0
-		if len(r.buf) > shrinkRingSize {
-			r.buf = nil
-		}
+		r.release(r.head)
+		r.head, r.tail, r.hi = nil, nil, 0
+		return
+	}
+	if r.hi == ringChunkLen {
+		c := r.head
+		r.head, r.hi = c.next, 0
+		c.next = nil
+		r.release(c)
 	}
 }
 
-func (r *ring) grow() {
-	size := 2 * len(r.buf)
-	if size < minRingSize {
-		size = minRingSize
+// release keeps an emptied chunk as the spare, or lets it go.
+func (r *ring) release(c *ringChunk) {
+	if r.spare == nil {
+		r.spare = c
 	}
-	buf := make([]job, size)
-	// Copy in order so the oldest job lands at index 0.
-	k := copy(buf, r.buf[r.head:])
-	copy(buf[k:], r.buf[:r.head])
-	r.buf = buf
-	r.head = 0
 }

@@ -66,9 +66,7 @@ func (b *EventBus) resize(n int, reason string) error {
 	case n > from:
 		// Workers still asked to leave can stay instead of new ones.
 		s.size += b.q.unretire(n - from)
-		for s.size < n && b.addWorker() {
-			s.size++
-		}
+		s.size += b.addWorkers(n - s.size)
 		s.ups++
 	case n < from:
 		b.q.retire(from - n)
@@ -182,7 +180,7 @@ func (s *scaler) look(now int64) {
 	idle := 0
 	for _, w := range b.pool.slots() {
 		st := &w.scale
-		n := w.done[0].Load() + w.done[1].Load()
+		n := w.batches.Load()
 		if n != st.seen || w.running.Load() != nil || st.idleSince == 0 {
 			st.seen, st.idleSince = n, now
 			continue

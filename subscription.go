@@ -1,7 +1,7 @@
 package eventbus
 
 import (
-	"slices"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -12,23 +12,55 @@ type Subscription struct {
 	bus     *EventBus
 	handler Handler
 	typ     EventType
-	all     bool   // registered with OnAll
-	order   uint64 // registration order, so handlers run in that order
+	all     bool // registered with OnAll
 	active  atomic.Bool
-	once    sync.Once
-	done    chan struct{}
+	listed  bool // in its route's list; under routes.mu
+	// gate counts, in steps of 2, the workers between their check that the
+	// subscription is active and the call of its handler; bit 0 is set by
+	// Unsubscribe, which then waits for that count to reach zero.
+	gate atomic.Int64
+	once sync.Once
+	done chan struct{}
 }
 
-// Unsubscribe removes the handler. After Unsubscribe returns, no invocation
-// of the handler begins, also for events that were already queued; an
-// invocation that a worker had already begun may still be running, and
-// Unsubscribe does not wait for it, so it is safe to call from inside the
-// handler itself. Wait on Done to know when the handler has stopped running
-// for good. Calling Unsubscribe again does nothing.
+// enter reports whether a worker may call the handler. When it returns
+// true, the worker must call leave right before the call.
+func (s *Subscription) enter() bool {
+	if s.gate.Add(2)&1 != 0 {
+		s.gate.Add(-2)
+		return false
+	}
+	return true
+}
+
+// leave ends the step between enter and the handler call.
+func (s *Subscription) leave() { s.gate.Add(-2) }
+
+// close makes enter fail from now on, and waits for the workers that
+// entered before to reach the handler call. That step runs no user code,
+// so the wait is short and safe from inside the handler itself.
+func (s *Subscription) close() {
+	for s.gate.Or(1)>>1 != 0 {
+		for s.gate.Load()>>1 != 0 {
+			runtime.Gosched()
+		}
+		return
+	}
+}
+
+// Unsubscribe removes the handler. After Unsubscribe returns, no call of
+// the handler begins, also for events that were already queued: a worker
+// that had already checked the subscription is inside the handler by
+// then (Unsubscribe waits for that step, which runs no user code). A call
+// that had begun may still be running; Unsubscribe does not wait for it,
+// so it is safe to call from inside the handler itself. Wait on Done to
+// know when the handler has stopped running for good. Calling Unsubscribe
+// again does nothing.
 func (s *Subscription) Unsubscribe() {
 	if !s.active.CompareAndSwap(true, false) {
 		return
 	}
+	s.close()
 	s.bus.subs.remove(s)
 	s.releaseIfIdle()
 }
@@ -48,97 +80,4 @@ func (s *Subscription) releaseIfIdle() {
 		return
 	}
 	s.once.Do(func() { close(s.done) })
-}
-
-// subscriberTable maps event types to their handlers. Readers (every
-// publish) load an immutable snapshot with one atomic load and take no
-// lock; writers (Subscribe, Unsubscribe) serialise on a mutex and replace
-// the snapshot whole. Subscribing is rare and publishing is hot, so the
-// cost of copying falls on the rare side.
-type subscriberTable struct {
-	mu     sync.Mutex // writers only
-	snap   atomic.Pointer[subscriberSnapshot]
-	prioOf func(EventType) Priority
-	order  uint64 // last registration number, under mu
-	typed  map[EventType][]*Subscription
-	all    []*Subscription
-}
-
-// subscriberSnapshot is what a publish reads. A route's handler slice is
-// never modified after the snapshot is published, so a job may keep it.
-type subscriberSnapshot struct {
-	routes map[EventType]route
-	all    []*Subscription // for types with no typed handler
-}
-
-type route struct {
-	subs []*Subscription // typed and OnAll handlers, in registration order
-	prio Priority
-}
-
-func (t *subscriberTable) init(prioOf func(EventType) Priority) {
-	t.prioOf = prioOf
-	t.typed = make(map[EventType][]*Subscription)
-	t.snap.Store(&subscriberSnapshot{routes: map[EventType]route{}})
-}
-
-// lookup returns the handlers for an event of type typ and, when it has
-// typed handlers, the priority cached for the type (0 otherwise).
-func (t *subscriberTable) lookup(typ EventType) ([]*Subscription, Priority) {
-	s := t.snap.Load()
-	if r, ok := s.routes[typ]; ok {
-		return r.subs, r.prio
-	}
-	return s.all, 0
-}
-
-func (t *subscriberTable) add(s *Subscription) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.order++
-	s.order = t.order
-	if s.all {
-		t.all = append(slices.Clip(t.all), s)
-	} else {
-		t.typed[s.typ] = append(slices.Clip(t.typed[s.typ]), s)
-	}
-	t.publish()
-}
-
-func (t *subscriberTable) remove(s *Subscription) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	drop := func(list []*Subscription) []*Subscription {
-		return slices.DeleteFunc(slices.Clone(list), func(x *Subscription) bool { return x == s })
-	}
-	if s.all {
-		t.all = drop(t.all)
-	} else if list := drop(t.typed[s.typ]); len(list) > 0 {
-		t.typed[s.typ] = list
-	} else {
-		delete(t.typed, s.typ)
-	}
-	t.publish()
-}
-
-// publish builds and stores a new snapshot from the writer's lists. The
-// lock must be held.
-func (t *subscriberTable) publish() {
-	routes := make(map[EventType]route, len(t.typed))
-	for typ, list := range t.typed {
-		subs := make([]*Subscription, 0, len(list)+len(t.all))
-		subs = append(subs, list...)
-		subs = append(subs, t.all...)
-		slices.SortFunc(subs, func(a, b *Subscription) int {
-			switch {
-			case a.order < b.order:
-				return -1
-			case a.order > b.order:
-				return 1
-			}
-			return 0
-		})
-		routes[typ] = route{subs: subs, prio: t.prioOf(typ)}
-	}
-	t.snap.Store(&subscriberSnapshot{routes: routes, all: slices.Clip(t.all)})
 }

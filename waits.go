@@ -3,6 +3,7 @@ package eventbus
 import (
 	"math"
 	"math/bits"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,21 +22,45 @@ func waitBucket(ns int64) int {
 // bucketUpper returns the upper bound of bucket i in nanoseconds.
 func bucketUpper(i int) int64 { return int64(1024) << i }
 
+// waitCounts is where workers record waits: a histogram per level and the
+// largest wait seen at each. Several workers may share one (see tally).
+type waitCounts struct {
+	hist [numLevels][waitBuckets]atomic.Int64
+	max  [numLevels]atomic.Int64
+}
+
+// record records the wait of an event taken at start: from its publish
+// until a worker took it.
+func (c *waitCounts) record(j *job, start int64) {
+	if j.enqueued == 0 {
+		return
+	}
+	wait := start - j.enqueued
+	lv := j.prio - 1
+	c.hist[lv][waitBucket(wait)].Add(1)
+	for {
+		m := c.max[lv].Load()
+		if wait <= m || c.max[lv].CompareAndSwap(m, wait) {
+			return
+		}
+	}
+}
+
 // waitTotals is the wait histogram of each level, Low first, and the
-// largest wait seen at each, summed over workers. The histograms only
+// largest wait seen at each, summed over the pool. The histograms only
 // grow, so the difference of two is the waits recorded in between.
 type waitTotals struct {
 	hist [numLevels][waitBuckets]int64
 	max  [numLevels]int64
 }
 
-// add adds a worker's figures.
-func (t *waitTotals) add(s *workerStats) {
+// add adds the figures of c.
+func (t *waitTotals) add(c *waitCounts) {
 	for lv := range t.hist {
 		for i := range t.hist[lv] {
-			t.hist[lv][i] += s.waits[lv][i].Load()
+			t.hist[lv][i] += c.hist[lv][i].Load()
 		}
-		t.max[lv] = max(t.max[lv], s.maxWait[lv].Load())
+		t.max[lv] = max(t.max[lv], c.max[lv].Load())
 	}
 }
 

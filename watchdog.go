@@ -71,8 +71,20 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 	j := &w.bt.jobs[0]
 	ev := j.ev
 	replace := b.cfg.ReplaceStuckWorkers && !q.closed && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
+	var fresh *worker
+	if replace {
+		// Count the replacement in before the stuck worker can see that
+		// it was replaced: it leaves as soon as its handler returns, and
+		// were it the last goroutine counted, the pool would stop.
+		fresh = b.pool.add(1)[0]
+		if !b.pool.enter() {
+			b.pool.retire(fresh)
+			replace = false
+		}
+	}
 	freeLow := false
 	if replace {
+		wd.stuck.Add(1)
 		w.detached.Store(true)
 		q.members-- // the replacement joins in its place
 		freeLow = j.prio == PriorityLow && w.lowHeld.CompareAndSwap(j.seq, 0)
@@ -81,12 +93,12 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 
 	wd.slow.Add(1)
 	if replace {
-		wd.stuck.Add(1)
 		wd.replaced.Add(1)
 		if freeLow {
 			q.releaseLow()
 		}
-		b.addWorker()
+		go b.runWorker(fresh, false)
+		q.join(1)
 	}
 	if b.cfg.OnSlowHandler != nil {
 		func() {
