@@ -124,3 +124,27 @@ func TestCgroupReadsStayUnderTheMount(t *testing.T) {
 		})
 	}
 }
+
+// TestCgroupWalkIsBounded gives a path deeper than maxCgroupDepth: the walk
+// stops there instead of reading every level.
+func TestCgroupWalkIsBounded(t *testing.T) {
+	deep := strings.Repeat("/d", maxCgroupDepth+50)
+	var limitReads int
+	p := Probe{ReadFile: func(name string) ([]byte, error) {
+		if strings.HasSuffix(name, "/memory.max") {
+			limitReads++
+		}
+		return nil, errNoReadFile
+	}}
+	_, ok := p.cgroupReading(defaultMount(true), deep)
+	assert.False(t, ok)
+	assert.Equal(t, maxCgroupDepth, limitReads)
+}
+
+func TestPathWithin(t *testing.T) {
+	assert.True(t, pathWithin("/a/b", "/"))
+	assert.True(t, pathWithin("/a/b", "/a"))
+	assert.True(t, pathWithin("/a", "/a"))
+	assert.False(t, pathWithin("/ab", "/a"))
+	assert.False(t, pathWithin("/b", "/a"))
+}

@@ -48,6 +48,18 @@ func TestParseCgroupLimit(t *testing.T) {
 	}
 }
 
+func TestParseCgroupErrorsQuoteAShortPrefix(t *testing.T) {
+	long := "this is not a number, and it goes on for a while"
+	_, _, err := parseCgroupLimit([]byte(long))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), long[:32]+"...")
+	assert.NotContains(t, err.Error(), long)
+
+	_, err = parseCgroupUsage([]byte(long))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), long[:32]+"...")
+}
+
 func TestParseCgroupUsage(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -46,6 +46,52 @@ func TestParseMountinfo(t *testing.T) {
 	}
 }
 
+func TestUnescapeMountinfo(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/plain", "/plain"},
+		{`/a\040b`, "/a b"},
+		{`\040`, " "},
+		{`/end\134`, `/end\`},
+		{`/short\04`, `/short\04`},
+		{`/over\400`, `/over\400`}, // above \377: not a byte
+		{`/not\08x`, `/not\08x`},
+		{`/two\040\011`, "/two \t"},
+	} {
+		assert.Equal(t, tc.want, unescapeMountinfo(tc.in), "%q", tc.in)
+	}
+}
+
+func TestPickMount(t *testing.T) {
+	hybrid := []cgroupMount{
+		{root: "/", point: "/sys/fs/cgroup/memory"},
+		{v2: true, root: "/", point: "/sys/fs/cgroup/unified"},
+	}
+	bindMounts := []cgroupMount{
+		{v2: true, root: "/other", point: "/mnt/other"},
+		{v2: true, root: "/kubepods", point: "/sys/fs/cgroup"},
+	}
+	for _, tc := range []struct {
+		name   string
+		mounts []cgroupMount
+		v2     bool
+		path   string
+		want   cgroupMount
+	}{
+		{"v1 of a hybrid host", hybrid, false, "/app", hybrid[0]},
+		{"v2 of a hybrid host", hybrid, true, "/", hybrid[1]},
+		{"the mount whose root holds the path", bindMounts, true, "/kubepods/pod1", bindMounts[1]},
+		{"the root itself", bindMounts, true, "/kubepods", bindMounts[1]},
+		{"a sibling with the root as prefix is not within", bindMounts, true, "/kubepods-x", bindMounts[0]},
+		{"no path: the first", bindMounts, true, "", bindMounts[0]},
+		{"no v1 mount: the usual place", bindMounts, false, "/app", defaultMount(false)},
+		{"no mount at all: the usual place", nil, true, "/app", defaultMount(true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, pickMount(tc.mounts, tc.v2, tc.path))
+		})
+	}
+}
+
 func FuzzParseMountinfo(f *testing.F) {
 	for _, data := range fixtureSeeds(f, "mountinfo") {
 		f.Add(data)

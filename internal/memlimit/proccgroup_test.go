@@ -34,6 +34,23 @@ func TestParseProcCgroup(t *testing.T) {
 	}
 }
 
+func TestHasMemoryController(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want bool
+	}{
+		{"memory", true},
+		{"rw,memory", true},
+		{"cpu,memory,pids", true},
+		{"", false},
+		{"rw,cpu", false},
+		{"memoryx,xmemory", false},
+		{"Memory", false},
+	} {
+		assert.Equal(t, tc.want, hasMemoryController(tc.list), "%q", tc.list)
+	}
+}
+
 func FuzzParseProcCgroup(f *testing.F) {
 	for _, data := range fixtureSeeds(f, "cgroup") {
 		f.Add(data)

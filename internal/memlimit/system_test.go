@@ -1,10 +1,16 @@
 package memlimit
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestSystem runs the probes of the machine the tests run on; the figures
@@ -23,4 +29,22 @@ func TestSystem(t *testing.T) {
 		requireValidReading(t, r)
 		t.Logf("this machine: %+v", r)
 	}
+}
+
+func TestReadFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small")
+	require.NoError(t, os.WriteFile(small, []byte("max\n"), 0o600))
+	data, err := readFileBounded(small)
+	require.NoError(t, err)
+	assert.Equal(t, "max\n", string(data))
+
+	big := filepath.Join(dir, "big")
+	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte("x"), maxFileSize+4096), 0o600))
+	data, err = readFileBounded(big)
+	require.NoError(t, err)
+	assert.Len(t, data, maxFileSize, "only the first MiB is read")
+
+	_, err = readFileBounded(filepath.Join(dir, "absent"))
+	assert.True(t, errors.Is(err, fs.ErrNotExist), "%v", err)
 }
