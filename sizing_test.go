@@ -390,6 +390,42 @@ func TestSizingReadsEveryMemorySource(t *testing.T) {
 	}
 }
 
+// TestSizingReasons pins the explanation of each kind of decision word
+// for word: programs log it, and a person reads it to see where the limit
+// came from.
+func TestSizingReasons(t *testing.T) {
+	low := &memlimit.Reading{Limit: 256 * sizingMiB, Available: 192 * sizingMiB, Source: memlimit.SourceCgroup2, Where: "/sys/fs/cgroup/app/memory.max"}
+	squeezed := &memlimit.Reading{Limit: 1 * sizingGiB, Available: 1 * sizingMiB, Source: memlimit.SourceGo, Where: "Go memory limit"}
+	lowAndSqueezed := &memlimit.Reading{Limit: 384 * sizingMiB, Available: 300 * sizingKiB, Source: memlimit.SourceMeminfo, Where: "/proc/meminfo MemTotal"}
+	ci := sizingEnv{"BUILDKITE": "true"}
+	for _, tc := range []struct {
+		name string
+		m    sizingMachine
+		want string
+	}{
+		{"low memory", sizingMachine{cpus: 4, mem: low},
+			"memory limit 256.0MiB (/sys/fs/cgroup/app/memory.max) is under 512MiB: at most 2 workers, queue 5 per worker"},
+		{"low memory in CI", sizingMachine{cpus: 4, env: ci, mem: low},
+			"memory limit 256.0MiB (/sys/fs/cgroup/app/memory.max) is under 512MiB: at most 2 workers, queue 5 per worker (CI also detected via BUILDKITE; low memory wins)"},
+		{"low memory, capped", sizingMachine{cpus: 4, mem: lowAndSqueezed},
+			"memory limit 384.0MiB (/proc/meminfo MemTotal) is under 512MiB: at most 2 workers, queue 5 per worker; only 300.0KiB available under the memory limit (/proc/meminfo MemTotal): capped at 1 workers, one per 256KiB"},
+		{"CI", sizingMachine{cpus: 4, env: ci},
+			"CI detected via BUILDKITE: at most 4 workers, queue 5 per worker"},
+		{"high performance", sizingMachine{cpus: 12},
+			"12 CPUs (8 or more), not CI, memory not low: 4 workers per CPU up to 32, queue 20 per worker"},
+		{"default", sizingMachine{cpus: 3},
+			"3 CPUs: 2.5 workers per CPU bounded to 4..32, queue 10 per worker"},
+		{"default, capped", sizingMachine{cpus: 4, mem: squeezed},
+			"4 CPUs: 2.5 workers per CPU bounded to 4..32, queue 10 per worker; only 1.0MiB available under the memory limit (Go memory limit): capped at 4 workers, one per 256KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(tc.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.want, d.Reason)
+		})
+	}
+}
+
 func TestSizingProfilePrecedence(t *testing.T) {
 	low := sizingV2Files("268435456", "0")   // 256 MiB
 	high := sizingV2Files("4294967296", "0") // 4 GiB
