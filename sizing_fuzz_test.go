@@ -1,184 +1,69 @@
 package eventbus
 
 import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// The fuzz targets of the sizing parsers. A plain "go test" runs their
-// seeds: every fixture under testdata/sizing whose name fits, plus a few
-// hand-written cases. Fuzz one with, for example,
+// FuzzSizingDecide runs the whole decision, memory probe included, on a
+// machine whose every file holds fuzzed text, and checks the guarantees
+// DecideSizing documents. The parsers of those files have their own fuzz
+// targets in internal/memlimit. Fuzz it with
 //
-//	go test -run '^$' -fuzz '^FuzzSizingParseCgroupLimit$' -fuzztime 30s .
-
-// sizingFixtures returns the contents of the fixture files under
-// testdata/sizing whose base name is one of names.
-func sizingFixtures(f *testing.F, names ...string) [][]byte {
-	f.Helper()
-	var out [][]byte
-	err := filepath.WalkDir(filepath.Join("testdata", "sizing"), func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		for _, n := range names {
-			if e.Name() == n {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				out = append(out, data)
-			}
-		}
-		return nil
-	})
-	require.NoError(f, err)
-	require.NotEmpty(f, out, "no fixture named %v", names)
-	return out
-}
-
-func FuzzSizingParseCgroupLimit(f *testing.F) {
-	for _, data := range sizingFixtures(f, "memory.max", "memory.limit_in_bytes", "memory.current", "memory.usage_in_bytes") {
-		f.Add(data)
-	}
-	for _, s := range []string{"", "max", "0", "-1", "4611686018427387904", "18446744073709551616", " 1 \n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		limit, limited, err := parseCgroupLimit(data)
-		if err != nil || !limited {
-			require.Zero(t, limit)
-			return
-		}
-		require.Positive(t, limit)
-		require.Less(t, limit, int64(cgroupUnlimited))
-		// The value is the number in the file.
-		again, limited, err := parseCgroupLimit([]byte(strconv.FormatInt(limit, 10)))
-		require.NoError(t, err)
-		require.True(t, limited)
-		require.Equal(t, limit, again)
-
-		used, err := parseCgroupUsage(data)
-		require.NoError(t, err, "a valid limit is a valid usage")
-		require.Equal(t, limit, used)
-	})
-}
-
-func FuzzSizingParseCgroupUsage(f *testing.F) {
-	for _, data := range sizingFixtures(f, "memory.current", "memory.usage_in_bytes") {
-		f.Add(data)
-	}
-	f.Add([]byte("9223372036854775808"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		used, err := parseCgroupUsage(data)
-		if err != nil {
-			require.Zero(t, used)
-			return
-		}
-		require.GreaterOrEqual(t, used, int64(0))
-	})
-}
-
-func FuzzSizingParseMeminfo(f *testing.F) {
-	for _, data := range sizingFixtures(f, "meminfo") {
-		f.Add(data)
-	}
-	f.Add([]byte("MemTotal: 9007199254740992 kB\n"))
-	f.Add([]byte("MemTotal: 4096\nMemFree: 1 kB\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, ok := parseMeminfo(data)
-		if !ok {
-			require.Zero(t, m)
-			return
-		}
-		require.Positive(t, m.total)
-		require.GreaterOrEqual(t, m.available, int64(-1))
-	})
-}
-
-func FuzzSizingParseProcCgroup(f *testing.F) {
-	for _, data := range sizingFixtures(f, "cgroup") {
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v2, v1 := parseProcCgroup(data)
-		for _, p := range []string{v2, v1} {
-			if p != "" {
-				require.True(t, strings.HasPrefix(p, "/"), "%q", p)
-				require.NotContains(t, p, "\n")
-			}
-		}
-	})
-}
-
-func FuzzSizingParseMountinfo(f *testing.F) {
-	for _, data := range sizingFixtures(f, "mountinfo") {
-		f.Add(data)
-	}
-	f.Add([]byte("1 1 0:1 /a\\040b /mnt/c\\011d rw - cgroup2 cgroup2 rw\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		mounts, err := parseMountinfo(data)
-		if err != nil {
-			require.Empty(t, mounts)
-			return
-		}
-		for _, m := range mounts {
-			require.True(t, strings.HasPrefix(m.root, "/"), "%+v", m)
-			require.True(t, strings.HasPrefix(m.point, "/"), "%+v", m)
-			p := pickMount(mounts, m.v2, m.root)
-			require.Equal(t, m.v2, p.v2)
-		}
-	})
-}
-
-// FuzzSizingDecide runs the whole decision on a cgroup v2 machine and a
-// cgroup v1 machine whose every file holds fuzzed text.
+//	go test -run '^$' -fuzz '^FuzzSizingDecide$' -fuzztime 30s .
 func FuzzSizingDecide(f *testing.F) {
-	read := func(dir, name string) string {
-		data, err := os.ReadFile(filepath.Join("testdata", "sizing", dir, filepath.FromSlash(name)))
-		if err != nil {
-			return ""
-		}
-		return string(data)
+	const (
+		v2Mounts = "22 1 0:20 / / rw,relatime shared:1 - overlay overlay rw\n" +
+			"30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+		v1Mounts = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" +
+			"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n" +
+			"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+		dockerMounts = "700 650 0:60 /docker/3f2a /sys/fs/cgroup/memory ro,nosuid master:20 - cgroup cgroup rw,memory\n"
+		ram          = "MemTotal:       16384000 kB\nMemFree:         8000000 kB\nMemAvailable:   12000000 kB\n"
+	)
+	for _, seed := range []struct {
+		procCgroup, mountinfo, limit, usage, meminfo string
+		goLimit, goUsed                              int64
+	}{
+		{"0::/system.slice/app.service\n", v2Mounts, "268435456\n", "67108864\n", ram, 0, 0},
+		{"0::/kubepods/burstable/pod1234/ctr\n", v2Mounts, "max\n", "10485760\n", ram, 0, 0},
+		{"4:memory:/process_api/530e\n1:cpu:/\n0::/\n", v1Mounts, "314572800\n", "104857600\n", ram, 700 << 20, 100 << 20},
+		{"12:memory:/docker/3f2a\n", dockerMounts, "209715200\n", "209190912\n", ram, 0, 0},
+		{"\x00\xff::::\n0::relative/path\n:memory\n", "garbage - - -\n1 2 3\n\\777 - cgroup2\n",
+			"lots of memory\x00\xff", "12.5", "MemTotal: banana kB\n::::\nMemFree: 12 MB\n", -1, -1},
+		{"", "", "-1\n", "-4096\n", "MemTotal: -16384 kB\nMemAvailable: -1 kB\n", 0, 0},
+		{"0::/app\r\n", v2Mounts, "  \t268435456 \n\n", " 1048576\r\n", "MemTotal:\t  16384000   kB  \r\n\nMemAvailable:  12000000 kB\n", 0, 0},
+	} {
+		f.Add(seed.procCgroup, seed.mountinfo, seed.limit, seed.usage, seed.meminfo, seed.goLimit, seed.goUsed, 4, false)
 	}
-	for _, dir := range []string{"v2", "v2-parent", "v1", "v1-docker", "garbage", "negative", "whitespace"} {
-		limit, usage := "/sys/fs/cgroup/system.slice/app.service/memory.max", "/sys/fs/cgroup/system.slice/app.service/memory.current"
-		if strings.HasPrefix(dir, "v1") {
-			limit, usage = "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"
-		}
-		f.Add(read(dir, "/proc/self/cgroup"), read(dir, "/proc/self/mountinfo"), read(dir, limit), read(dir, usage), read(dir, "/proc/meminfo"), 4, false)
-	}
-	f.Fuzz(func(t *testing.T, procCgroup, mountinfo, limit, usage, meminfo string, cpus int, ci bool) {
-		v2, v1 := parseProcCgroup([]byte(procCgroup))
-		files := sizingFiles{
-			"/proc/self/cgroup":    procCgroup,
-			"/proc/self/mountinfo": mountinfo,
-			"/proc/meminfo":        meminfo,
-		}
-		// Put the limit and usage where the decision looks first, for both
-		// versions, and at the roots.
-		for _, dir := range []string{
-			"/sys/fs/cgroup" + v2, "/sys/fs/cgroup",
-		} {
-			files[filepath.ToSlash(filepath.Join(dir, "memory.max"))] = limit
-			files[filepath.ToSlash(filepath.Join(dir, "memory.current"))] = usage
-		}
-		for _, dir := range []string{
-			"/sys/fs/cgroup/memory" + v1, "/sys/fs/cgroup/memory",
-		} {
-			files[filepath.ToSlash(filepath.Join(dir, "memory.limit_in_bytes"))] = limit
-			files[filepath.ToSlash(filepath.Join(dir, "memory.usage_in_bytes"))] = usage
+	f.Fuzz(func(t *testing.T, procCgroup, mountinfo, limit, usage, meminfo string, goLimit, goUsed int64, cpus int, ci bool) {
+		// Every limit and usage file holds the fuzzed text, at whatever
+		// level of whichever hierarchy the probe looks.
+		readFile := func(name string) ([]byte, error) {
+			switch {
+			case strings.HasSuffix(name, "/memory.max"), strings.HasSuffix(name, "/memory.limit_in_bytes"):
+				return []byte(limit), nil
+			case strings.HasSuffix(name, "/memory.current"), strings.HasSuffix(name, "/memory.usage_in_bytes"):
+				return []byte(usage), nil
+			}
+			return sizingFiles{
+				"/proc/self/cgroup":    procCgroup,
+				"/proc/self/mountinfo": mountinfo,
+				"/proc/meminfo":        meminfo,
+			}.readFile(name)
 		}
 		env := sizingEnv{}
 		if ci {
 			env["CI"] = "true"
 		}
-		d := decideSizing(sizingMachine{cpus: cpus, env: env, files: files}.probes())
+		m := sizingMachine{cpus: cpus, env: env, goLimit: goLimit, goUsed: goUsed}
+		p := m.probes()
+		mem := m.memoryProbe()
+		mem.ReadFile = readFile
+		p.memory = mem.Smallest
+		d := decideSizing(p)
 		requireSaneSizing(t, d)
 		require.Equal(t, ci, d.CI)
 	})

@@ -4,16 +4,15 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/brummer-dev/eventbus/internal/memlimit"
 )
 
 const (
@@ -33,14 +32,6 @@ func (m sizingFiles) readFile(name string) ([]byte, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
 
-// sizingDirFiles is a readFile probe that reads the fixture tree under
-// root as if it were "/".
-func sizingDirFiles(root string) func(string) ([]byte, error) {
-	return func(name string) ([]byte, error) {
-		return os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
-	}
-}
-
 // sizingEnv is an environment for the getenv probe.
 type sizingEnv map[string]string
 
@@ -51,14 +42,18 @@ func (e sizingEnv) lookup(name string) (string, bool) {
 
 // sizingMachine describes a fake machine for the probes. The zero value
 // has 4 CPUs, no CI variable, no Go memory limit and no readable file.
+//
+// The memory probe is the real memlimit.Probe over files and the Go
+// figures, so that a test sees what the machine would show; mem, when set,
+// replaces it with a fixed reading, for tests of the policy alone.
 type sizingMachine struct {
 	cpus       int
 	env        sizingEnv
 	files      sizingFiles
-	dir        string // a fixture tree under testdata/sizing; overrides files
-	goLimit    int64  // 0: none
+	goLimit    int64 // 0: none
 	goUsed     int64
 	goUsedFail bool
+	mem        *memlimit.Reading
 }
 
 func (m sizingMachine) probes() sizingProbes {
@@ -66,20 +61,28 @@ func (m sizingMachine) probes() sizingProbes {
 	if cpus == 0 {
 		cpus = 4
 	}
-	readFile := m.files.readFile
-	if m.dir != "" {
-		readFile = sizingDirFiles(filepath.Join("testdata", "sizing", m.dir))
+	memory := m.memoryProbe().Smallest
+	if m.mem != nil {
+		r := *m.mem
+		memory = func() (memlimit.Reading, bool) { return r, true }
 	}
+	return sizingProbes{
+		cpus:   func() int { return cpus },
+		getenv: m.env.lookup,
+		memory: memory,
+	}
+}
+
+// memoryProbe returns the machine's memlimit.Probe.
+func (m sizingMachine) memoryProbe() memlimit.Probe {
 	goLimit := m.goLimit
 	if goLimit == 0 {
 		goLimit = math.MaxInt64
 	}
-	return sizingProbes{
-		cpus:       func() int { return cpus },
-		getenv:     m.env.lookup,
-		readFile:   readFile,
-		goMemLimit: func() int64 { return goLimit },
-		goMemUsed:  func() (int64, bool) { return m.goUsed, !m.goUsedFail },
+	return memlimit.Probe{
+		ReadFile: m.files.readFile,
+		GoLimit:  func() int64 { return goLimit },
+		GoUsed:   func() (int64, bool) { return m.goUsed, !m.goUsedFail },
 	}
 }
 
@@ -304,7 +307,52 @@ func TestSizingEveryCIVariable(t *testing.T) {
 	}
 }
 
-func TestSizingLowMemoryFromEachSource(t *testing.T) {
+// TestSizingLowMemory checks the policy on a given reading: under 512 MiB
+// is low memory, whichever source the limit came from, and the reading's
+// figures reach the decision unchanged.
+func TestSizingLowMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mem     memlimit.Reading
+		wantLow bool
+	}{
+		{"exactly 512MiB is not low",
+			memlimit.Reading{Limit: 512 * sizingMiB, Available: 512 * sizingMiB, Source: memlimit.SourceCgroup2, Where: "/sys/fs/cgroup/app/memory.max"}, false},
+		{"one byte under 512MiB is low",
+			memlimit.Reading{Limit: 512*sizingMiB - 1, Available: 512*sizingMiB - 1, Source: memlimit.SourceCgroup2, Where: "/sys/fs/cgroup/app/memory.max"}, true},
+		{"a cgroup v1 limit",
+			memlimit.Reading{Limit: 300 * sizingMiB, Available: 200 * sizingMiB, Source: memlimit.SourceCgroup1, Where: "/sys/fs/cgroup/memory/app/memory.limit_in_bytes"}, true},
+		{"a Go limit with nothing left",
+			memlimit.Reading{Limit: 300 * sizingMiB, Available: 0, Source: memlimit.SourceGo, Where: "Go memory limit"}, true},
+		{"one byte of RAM",
+			memlimit.Reading{Limit: 1, Available: 1, Source: memlimit.SourceMeminfo, Where: "/proc/meminfo MemTotal"}, true},
+		{"16GiB of RAM",
+			memlimit.Reading{Limit: 16 * sizingGiB, Available: 8 * sizingGiB, Source: memlimit.SourceMeminfo, Where: "/proc/meminfo MemTotal"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(sizingMachine{cpus: 16, mem: &tc.mem}.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.mem.Limit, d.MemoryLimit, "%v", d)
+			assert.Equal(t, string(tc.mem.Source), d.MemoryLimitSource, "%v", d)
+			assert.Equal(t, tc.mem.Available, d.MemoryAvailable, "%v", d)
+			assert.Equal(t, tc.wantLow, d.LowMemory, "%v", d)
+			if tc.wantLow {
+				assert.Equal(t, SizingProfileLowMemory, d.Profile)
+				assert.LessOrEqual(t, d.Workers, 2)
+				assert.Equal(t, d.Workers*5, d.QueueSize)
+				assert.Contains(t, d.Reason, "("+tc.mem.Where+")")
+			} else {
+				assert.Equal(t, SizingProfileHighPerformance, d.Profile)
+			}
+		})
+	}
+}
+
+// TestSizingReadsEveryMemorySource runs the decision on fake machines
+// through the real memory probe, one source at a time and then several at
+// once. The probe's own cases are tested in internal/memlimit; this checks
+// that what it finds is what the decision reports.
+func TestSizingReadsEveryMemorySource(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		m             sizingMachine
@@ -315,32 +363,14 @@ func TestSizingLowMemoryFromEachSource(t *testing.T) {
 	}{
 		{"cgroup v2", sizingMachine{files: sizingV2Files("268435456\n", "67108864\n")},
 			256 * sizingMiB, "cgroup2", 192 * sizingMiB, true},
-		{"cgroup v2 without memory.current", sizingMachine{files: sizingV2Files("268435456\n", "")},
-			256 * sizingMiB, "cgroup2", 256 * sizingMiB, true},
 		{"cgroup v2 max", sizingMachine{files: sizingV2Files("max\n", "67108864\n")},
 			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
 		{"cgroup v1", sizingMachine{files: sizingV1Files("314572800\n", "104857600\n")},
 			300 * sizingMiB, "cgroup1", 200 * sizingMiB, true},
-		{"cgroup v1 unlimited", sizingMachine{files: sizingV1Files("9223372036854771712\n", "104857600\n")},
-			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
-		{"cgroup v1 unlimited with 64KiB pages", sizingMachine{files: sizingV1Files("9223372036854710272\n", "1\n")},
-			16 * sizingGiB, "meminfo", 8 * sizingGiB, false},
 		{"Go memory limit", sizingMachine{goLimit: 300 * sizingMiB, goUsed: 100 * sizingMiB},
 			300 * sizingMiB, "go", 200 * sizingMiB, true},
-		{"Go memory limit, usage unknown", sizingMachine{goLimit: 300 * sizingMiB, goUsedFail: true},
-			300 * sizingMiB, "go", 300 * sizingMiB, true},
-		{"Go memory limit over-used", sizingMachine{goLimit: 300 * sizingMiB, goUsed: 400 * sizingMiB},
-			300 * sizingMiB, "go", 0, true},
-		{"Go memory limit of MaxInt64 is none", sizingMachine{goLimit: math.MaxInt64}, 0, "", 0, false},
-		{"negative Go memory limit is none", sizingMachine{goLimit: -1}, 0, "", 0, false},
 		{"RAM", sizingMachine{files: sizingMeminfo(400*1024, 100*1024)},
 			400 * sizingMiB, "meminfo", 100 * sizingMiB, true},
-		{"RAM, MemAvailable above MemTotal", sizingMachine{files: sizingMeminfo(400*1024, 800*1024)},
-			400 * sizingMiB, "meminfo", 400 * sizingMiB, true},
-		{"exactly 512MiB is not low", sizingMachine{files: sizingV2Files("536870912", "0")},
-			512 * sizingMiB, "cgroup2", 512 * sizingMiB, false},
-		{"one byte under 512MiB is low", sizingMachine{files: sizingV2Files("536870911", "0")},
-			512*sizingMiB - 1, "cgroup2", 512*sizingMiB - 1, true},
 		{"smallest source wins: Go limit under cgroup and RAM",
 			sizingMachine{files: sizingV2Files("1073741824", "0"), goLimit: 700 * sizingMiB, goUsed: 100 * sizingMiB},
 			700 * sizingMiB, "go", 600 * sizingMiB, false},
@@ -356,11 +386,42 @@ func TestSizingLowMemoryFromEachSource(t *testing.T) {
 			assert.Equal(t, tc.wantSource, d.MemoryLimitSource, "%v", d)
 			assert.Equal(t, tc.wantAvailable, d.MemoryAvailable, "%v", d)
 			assert.Equal(t, tc.wantLow, d.LowMemory, "%v", d)
-			if tc.wantLow {
-				assert.Equal(t, SizingProfileLowMemory, d.Profile)
-				assert.LessOrEqual(t, d.Workers, 2)
-				assert.Equal(t, d.Workers*5, d.QueueSize)
-			}
+		})
+	}
+}
+
+// TestSizingReasons pins the explanation of each kind of decision word
+// for word: programs log it, and a person reads it to see where the limit
+// came from.
+func TestSizingReasons(t *testing.T) {
+	low := &memlimit.Reading{Limit: 256 * sizingMiB, Available: 192 * sizingMiB, Source: memlimit.SourceCgroup2, Where: "/sys/fs/cgroup/app/memory.max"}
+	squeezed := &memlimit.Reading{Limit: 1 * sizingGiB, Available: 1 * sizingMiB, Source: memlimit.SourceGo, Where: "Go memory limit"}
+	lowAndSqueezed := &memlimit.Reading{Limit: 384 * sizingMiB, Available: 300 * sizingKiB, Source: memlimit.SourceMeminfo, Where: "/proc/meminfo MemTotal"}
+	ci := sizingEnv{"BUILDKITE": "true"}
+	for _, tc := range []struct {
+		name string
+		m    sizingMachine
+		want string
+	}{
+		{"low memory", sizingMachine{cpus: 4, mem: low},
+			"memory limit 256.0MiB (/sys/fs/cgroup/app/memory.max) is under 512MiB: at most 2 workers, queue 5 per worker"},
+		{"low memory in CI", sizingMachine{cpus: 4, env: ci, mem: low},
+			"memory limit 256.0MiB (/sys/fs/cgroup/app/memory.max) is under 512MiB: at most 2 workers, queue 5 per worker (CI also detected via BUILDKITE; low memory wins)"},
+		{"low memory, capped", sizingMachine{cpus: 4, mem: lowAndSqueezed},
+			"memory limit 384.0MiB (/proc/meminfo MemTotal) is under 512MiB: at most 2 workers, queue 5 per worker; only 300.0KiB available under the memory limit (/proc/meminfo MemTotal): capped at 1 workers, one per 256KiB"},
+		{"CI", sizingMachine{cpus: 4, env: ci},
+			"CI detected via BUILDKITE: at most 4 workers, queue 5 per worker"},
+		{"high performance", sizingMachine{cpus: 12},
+			"12 CPUs (8 or more), not CI, memory not low: 4 workers per CPU up to 32, queue 20 per worker"},
+		{"default", sizingMachine{cpus: 3},
+			"3 CPUs: 2.5 workers per CPU bounded to 4..32, queue 10 per worker"},
+		{"default, capped", sizingMachine{cpus: 4, mem: squeezed},
+			"4 CPUs: 2.5 workers per CPU bounded to 4..32, queue 10 per worker; only 1.0MiB available under the memory limit (Go memory limit): capped at 4 workers, one per 256KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideSizing(tc.m.probes())
+			requireSaneSizing(t, d)
+			assert.Equal(t, tc.want, d.Reason)
 		})
 	}
 }
@@ -477,267 +538,6 @@ func TestSizingMemoryCapAppliesAfterTheProfile(t *testing.T) {
 	}
 }
 
-func TestSizingCgroupFixtures(t *testing.T) {
-	for _, tc := range []struct {
-		dir           string
-		wantLimit     int64
-		wantSource    string
-		wantAvailable int64
-		wantProfile   string
-		wantWorkers   int
-		wantCap       int
-		wantWhere     string // in the reason, when the profile is low-memory
-	}{
-		// The process's own cgroup has a limit; its parent has "max".
-		{"v2", 256 * sizingMiB, "cgroup2", 192 * sizingMiB, SizingProfileLowMemory, 2, 768,
-			"/sys/fs/cgroup/system.slice/app.service/memory.max"},
-		// "max" at every level: the RAM is the limit.
-		{"v2-max", 16384000 * sizingKiB, "meminfo", 12000000 * sizingKiB, SizingProfileDefault, 10, 46875, ""},
-		// The parent's limit is smaller and almost used up.
-		{"v2-parent", 400 * sizingMiB, "cgroup2", 1 * sizingMiB, SizingProfileLowMemory, 2, 4,
-			"/sys/fs/cgroup/kubepods/burstable/pod1234/memory.max"},
-		// Neither /proc/self/cgroup nor mountinfo: the root path is used.
-		{"v2-root", 384 * sizingMiB, "cgroup2", 288 * sizingMiB, SizingProfileLowMemory, 2, 1152,
-			"/sys/fs/cgroup/memory.max"},
-		{"v1", 300 * sizingMiB, "cgroup1", 200 * sizingMiB, SizingProfileLowMemory, 2, 800,
-			"/sys/fs/cgroup/memory/process_api/530e23748b32b13fd8f47b89be0dce98/memory.limit_in_bytes"},
-		// The cgroup path is the root of the mount (no cgroup namespace).
-		{"v1-docker", 200 * sizingMiB, "cgroup1", 512 * sizingKiB, SizingProfileLowMemory, 2, 2,
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes"},
-		{"v1-unlimited", 2 * sizingGiB, "meminfo", 1 * sizingGiB, SizingProfileDefault, 10, 4096, ""},
-		{"missing", 0, "", 0, SizingProfileDefault, 10, 0, ""},
-		{"garbage", 0, "", 0, SizingProfileDefault, 10, 0, ""},
-		{"negative", 0, "", 0, SizingProfileDefault, 10, 0, ""},
-		{"whitespace", 256 * sizingMiB, "cgroup2", 255 * sizingMiB, SizingProfileLowMemory, 2, 1020,
-			"/sys/fs/cgroup/app/memory.max"},
-		{"meminfo-low", 384 * sizingMiB, "meminfo", 1 * sizingMiB, SizingProfileLowMemory, 2, 4,
-			"/proc/meminfo MemTotal"},
-		// No MemAvailable (kernels before 3.14): MemFree is used.
-		{"meminfo-old", 768 * sizingMiB, "meminfo", 256 * sizingMiB, SizingProfileDefault, 10, 1024, ""},
-	} {
-		t.Run(tc.dir, func(t *testing.T) {
-			d := decideSizing(sizingMachine{cpus: 4, dir: tc.dir}.probes())
-			requireSaneSizing(t, d)
-			assert.Equal(t, tc.wantLimit, d.MemoryLimit, "%v", d)
-			assert.Equal(t, tc.wantSource, d.MemoryLimitSource, "%v", d)
-			assert.Equal(t, tc.wantAvailable, d.MemoryAvailable, "%v", d)
-			assert.Equal(t, tc.wantProfile, d.Profile, "%v", d)
-			assert.Equal(t, tc.wantWorkers, d.Workers, "%v", d)
-			assert.Equal(t, tc.wantCap, d.MemoryCap, "%v", d)
-			if tc.wantWhere != "" {
-				assert.Contains(t, d.Reason, tc.wantWhere)
-			}
-		})
-	}
-}
-
-func TestSizingCgroupReadsStayUnderTheMount(t *testing.T) {
-	for _, tc := range []struct {
-		name, procCgroup, mountinfo string
-		wantFirst                   string // the first limit file read
-	}{
-		{"climbing path", "0::/../../../etc\n", "", "/sys/fs/cgroup/etc/memory.max"},
-		{"cgroup outside the mount root", "0::/elsewhere/x\n",
-			"30 22 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup/memory.max"},
-		{"escaped mount point", "0::/a\n",
-			"30 22 0:26 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n", "/sys/fs/my cgroup/a/memory.max"},
-		{"relative path ignored", "0::a/b\n", "", "/sys/fs/cgroup/memory.max"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var read []string
-			files := sizingFiles{"/proc/self/cgroup": tc.procCgroup, "/proc/self/mountinfo": tc.mountinfo}
-			p := sizingMachine{}.probes()
-			p.readFile = func(name string) ([]byte, error) {
-				mu.Lock()
-				read = append(read, name)
-				mu.Unlock()
-				return files.readFile(name)
-			}
-			d := decideSizing(p)
-			requireSaneSizing(t, d)
-			var limits []string
-			for _, name := range read {
-				switch {
-				case strings.HasPrefix(name, "/proc/"):
-				case strings.HasPrefix(name, "/sys/fs/"):
-					if strings.HasSuffix(name, "/memory.max") || strings.HasSuffix(name, "/memory.limit_in_bytes") {
-						limits = append(limits, name)
-					}
-				default:
-					t.Errorf("read %q, outside /proc and /sys/fs", name)
-				}
-				assert.NotContains(t, name, "..")
-			}
-			require.NotEmpty(t, limits)
-			assert.Equal(t, tc.wantFirst, limits[0])
-		})
-	}
-}
-
-func TestSizingParseCgroupLimit(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		limit   int64
-		limited bool
-		err     bool
-	}{
-		{"max", 0, false, false},
-		{"max\n", 0, false, false},
-		{" max \n", 0, false, false},
-		{"268435456\n", 268435456, true, false},
-		{"  \t268435456 \n\n", 268435456, true, false},
-		{"1", 1, true, false},
-		{"4611686018427387903", 1<<62 - 1, true, false},
-		{"4611686018427387904", 0, false, false}, // 2^62: "unlimited"
-		{"9223372036854771712", 0, false, false}, // v1 unlimited, 4 KiB pages
-		{"9223372036854710272", 0, false, false}, // v1 unlimited, 64 KiB pages
-		{"9223372036854775807", 0, false, false},
-		{"18446744073709551615", 0, false, false}, // fits uint64: still unlimited
-		{"18446744073709551616", 0, false, true},  // beyond uint64
-		{"0", 0, false, true},
-		{"-1", 0, false, true},
-		{"-4096\n", 0, false, true},
-		{"", 0, false, true},
-		{"\n", 0, false, true},
-		{"MAX", 0, false, true},
-		{"0x10000000", 0, false, true},
-		{"1e9", 0, false, true},
-		{"12 34", 0, false, true},
-		{"+5", 0, false, true},
-		{"lots of memory\x00\xff", 0, false, true},
-	} {
-		limit, limited, err := parseCgroupLimit([]byte(tc.in))
-		assert.Equal(t, tc.limit, limit, "%q", tc.in)
-		assert.Equal(t, tc.limited, limited, "%q", tc.in)
-		assert.Equal(t, tc.err, err != nil, "%q: %v", tc.in, err)
-	}
-}
-
-func TestSizingParseCgroupUsage(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-		err  bool
-	}{
-		{"0\n", 0, false},
-		{"67108864\n", 67108864, false},
-		{" 1048576\r\n", 1048576, false},
-		{"9223372036854775807", math.MaxInt64, false},
-		{"9223372036854775808", 0, true},
-		{"-1", 0, true},
-		{"", 0, true},
-		{"max", 0, true},
-		{"12.5", 0, true},
-	} {
-		got, err := parseCgroupUsage([]byte(tc.in))
-		assert.Equal(t, tc.want, got, "%q", tc.in)
-		assert.Equal(t, tc.err, err != nil, "%q: %v", tc.in, err)
-	}
-}
-
-func TestSizingParseMeminfo(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		in        string
-		ok        bool
-		total     int64
-		available int64
-	}{
-		{"typical", "MemTotal:       16384000 kB\nMemFree:         8000000 kB\nMemAvailable:   12000000 kB\n", true, 16384000 * 1024, 12000000 * 1024},
-		{"MemAvailable before MemFree", "MemTotal: 4 kB\nMemAvailable: 3 kB\nMemFree: 1 kB\n", true, 4096, 3072},
-		{"no MemAvailable: MemFree", "MemTotal: 4 kB\nMemFree: 1 kB\n", true, 4096, 1024},
-		{"neither", "MemTotal: 4 kB\n", true, 4096, -1},
-		{"no unit means bytes", "MemTotal: 4096\nMemAvailable: 100\n", true, 4096, 100},
-		{"unit in capitals", "MemTotal: 4 KB\n", true, 4096, -1},
-		{"white space and CRLF", "MemTotal:\t  16 kB  \r\n\n MemAvailable :  8 kB\n", true, 16384, 8192},
-		{"no MemTotal", "MemFree: 1 kB\nMemAvailable: 3 kB\n", false, 0, 0},
-		{"MemTotal zero", "MemTotal: 0 kB\n", false, 0, 0},
-		{"MemTotal negative", "MemTotal: -16384 kB\n", false, 0, 0},
-		{"MemTotal not a number", "MemTotal: banana kB\n", false, 0, 0},
-		{"wrong unit", "MemTotal: 12 MB\n", false, 0, 0},
-		{"too many fields", "MemTotal: 12 kB extra\n", false, 0, 0},
-		{"overflow in the multiplication", "MemTotal: 9223372036854775807 kB\n", false, 0, 0},
-		{"largest that fits", "MemTotal: 9007199254740991 kB\n", true, 9007199254740991 * 1024, -1},
-		{"negative MemAvailable is skipped", "MemTotal: 4 kB\nMemAvailable: -1 kB\nMemFree: 2 kB\n", true, 4096, 2048},
-		{"empty", "", false, 0, 0},
-		{"garbage", "::::\n\x00\xff\nMemTotal\n", false, 0, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, ok := parseMeminfo([]byte(tc.in))
-			require.Equal(t, tc.ok, ok)
-			if ok {
-				assert.Equal(t, tc.total, m.total)
-				assert.Equal(t, tc.available, m.available)
-			}
-		})
-	}
-}
-
-func TestSizingParseProcCgroup(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		v2, v1   string
-	}{
-		{"v2 only", "0::/user.slice/app.service\n", "/user.slice/app.service", ""},
-		{"v2 root", "0::/\n", "/", ""},
-		{"hybrid", "9:name=systemd:/\n4:memory:/process_api/530e\n1:cpu:/\n0::/\n", "/", "/process_api/530e"},
-		{"memory among controllers", "7:cpu,memory:/grp\n", "", "/grp"},
-		{"colon in the path", "0::/a:b\n", "/a:b", ""},
-		{"CRLF", "0::/app\r\n", "/app", ""},
-		{"first line wins", "0::/one\n0::/two\n3:memory:/m1\n4:memory:/m2\n", "/one", "/m1"},
-		{"relative paths are ignored", "0::app\n4:memory:grp\n", "", ""},
-		{"non-zero hierarchy with no controllers is not v2", "3::/x\n", "", ""},
-		{"memory-ish names do not count", "4:memory.x,memoryfoo:/x\n", "", ""},
-		{"empty", "", "", ""},
-		{"garbage", "\x00\xff::::\nnot a line\n:memory\n", "", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			v2, v1 := parseProcCgroup([]byte(tc.in))
-			assert.Equal(t, tc.v2, v2)
-			assert.Equal(t, tc.v1, v1)
-		})
-	}
-}
-
-func TestSizingParseMountinfo(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		in   string
-		want []cgroupMount
-		err  bool
-	}{
-		{"v2", "30 22 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n",
-			[]cgroupMount{{v2: true, root: "/", point: "/sys/fs/cgroup"}}, false},
-		{"no optional fields", "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-			[]cgroupMount{{v2: true, root: "/", point: "/sys/fs/cgroup"}}, false},
-		{"several optional fields", "30 22 0:26 /a /b rw shared:4 master:1 propagate_from:2 - cgroup2 none rw\n",
-			[]cgroupMount{{v2: true, root: "/a", point: "/b"}}, false},
-		{"hybrid", "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
-			"32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n" +
-			"35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n" +
-			"41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
-			[]cgroupMount{{root: "/", point: "/sys/fs/cgroup/memory"}, {v2: true, root: "/", point: "/sys/fs/cgroup/unified"}}, false},
-		{"docker root", "700 650 0:60 /docker/3f2a /sys/fs/cgroup/memory ro master:20 - cgroup cgroup rw,memory\n",
-			[]cgroupMount{{root: "/docker/3f2a", point: "/sys/fs/cgroup/memory"}}, false},
-		{"escapes", "1 1 0:1 /a\\040b /mnt/c\\011d\\134e rw - cgroup2 cgroup2 rw\n",
-			[]cgroupMount{{v2: true, root: "/a b", point: "/mnt/c\td\\e"}}, false},
-		{"bad escapes kept", "1 1 0:1 / /x\\7 rw - cgroup2 cgroup2 rw\n1 1 0:1 / /y\\777 rw - cgroup2 cgroup2 rw\n",
-			[]cgroupMount{{v2: true, root: "/", point: "/x\\7"}, {v2: true, root: "/", point: "/y\\777"}}, false},
-		{"no cgroup mounts", "22 1 0:20 / / rw - overlay overlay rw\n", nil, false},
-		{"short lines", "1 2 3\n - cgroup2\n1 2 3 4 5 6 - cgroup2\n", nil, false},
-		{"relative root", "1 2 3:4 relative /x - cgroup2 cgroup2 rw\n", nil, false},
-		{"empty", "", nil, true},
-		{"blank", " \n\n", nil, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseMountinfo([]byte(tc.in))
-			assert.Equal(t, tc.err, err != nil, "%v", err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-}
-
 func TestSizingDecisionString(t *testing.T) {
 	d := SizingDecision{
 		Profile: SizingProfileLowMemory, CPUs: 2, CI: true, CIVariable: "GITHUB_ACTIONS",
@@ -791,15 +591,11 @@ func TestSizingRealProbes(t *testing.T) {
 	p := realSizingProbes()
 	assert.GreaterOrEqual(t, p.cpus(), 1)
 	assert.Equal(t, runtime.GOMAXPROCS(0), p.cpus())
-	assert.Positive(t, p.goMemLimit(), "math.MaxInt64 when there is no limit")
-	used, ok := p.goMemUsed()
-	assert.True(t, ok)
-	assert.Positive(t, used)
-	m, found := probeMemory(p)
+	m, found := p.memory()
 	if found {
-		assert.Positive(t, m.limit)
-		assert.GreaterOrEqual(t, m.available, int64(0))
-		assert.LessOrEqual(t, m.available, m.limit)
+		assert.Positive(t, m.Limit)
+		assert.GreaterOrEqual(t, m.Available, int64(0))
+		assert.LessOrEqual(t, m.Available, m.Limit)
 	}
 
 	d := DecideSizing()
@@ -841,14 +637,15 @@ func TestDecideSizingOutsideCI(t *testing.T) {
 	assert.NotEqual(t, SizingProfileCI, d.Profile)
 }
 
-// TestSizingGarbageNeverPanics feeds random bytes to every file the probes
-// read.
+// TestSizingGarbageNeverPanics feeds random bytes to every file the memory
+// probe reads and random figures to its Go probes.
 func TestSizingGarbageNeverPanics(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("0123456789 \n\t:-/max kBMemTotalAvailable\\cgroup2memory,\x00\xff")
 	for i := 0; i < 500; i++ {
 		p := sizingMachine{cpus: rng.IntN(70) - 3}.probes()
-		p.readFile = func(name string) ([]byte, error) {
+		mem := memlimit.Probe{}
+		mem.ReadFile = func(name string) ([]byte, error) {
 			if rng.IntN(5) == 0 {
 				return nil, fs.ErrNotExist
 			}
@@ -861,8 +658,9 @@ func TestSizingGarbageNeverPanics(t *testing.T) {
 			}
 			return b, nil
 		}
-		p.goMemLimit = func() int64 { return rng.Int64() - math.MaxInt64/2 }
-		p.goMemUsed = func() (int64, bool) { return rng.Int64() - math.MaxInt64/2, rng.IntN(2) == 0 }
+		mem.GoLimit = func() int64 { return rng.Int64() - math.MaxInt64/2 }
+		mem.GoUsed = func() (int64, bool) { return rng.Int64() - math.MaxInt64/2, rng.IntN(2) == 0 }
+		p.memory = mem.Smallest
 		requireSaneSizing(t, decideSizing(p))
 	}
 }
