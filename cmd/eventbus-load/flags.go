@@ -344,7 +344,7 @@ func (v *scenarioValue) Set(s string) error {
 			for _, n := range scenarioNames() {
 				want[n] = true
 			}
-		case scenarioByName(name) != nil:
+		case slices.Contains(scenarioNames(), name):
 			want[name] = true
 		case name == "":
 			return errors.New("empty scenario name")

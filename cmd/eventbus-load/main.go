@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 func main() {
@@ -220,13 +220,16 @@ func (o *options) logRate() float64 {
 
 // spec returns the run of scenario name with workers workers.
 func (o *options) spec(name string, workers int, naive, sweep bool, logRate float64) runSpec {
-	sc := *scenarioByName(name)
-	s := runSpec{sc: sc, cfg: o.config(workers), naive: naive, prof: o.prof, logRate: logRate, duration: o.duration}
-	if sweep {
-		s.duration = o.sweepDuration
-	}
-	if !sc.flood {
-		s.events = max(int(math.Round(float64(sc.events)*o.scale)), 1)
+	s := runSpec{scenario: name, cfg: o.config(workers), naive: naive, prof: o.prof}
+	if name == floodName {
+		f := loadgen.Flood{Duration: o.duration, LogRate: logRate}
+		if sweep {
+			f.Duration = o.sweepDuration
+		}
+		s.load = f
+	} else {
+		b, _ := tableBurst(name)
+		s.load = b.Scaled(o.scale)
 	}
 	return s
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 // Colours of the charts.
@@ -107,7 +109,7 @@ func sweepChart(r *report, sw *sweepResult) (string, float64) {
 	}
 	offered := 0.0
 	if sw.Scenario == "flood" {
-		offered = r.LogRate + float64(time.Second/floodProcessEvery+time.Second/floodErrorEvery+time.Second/floodBuildEvery)
+		offered = r.LogRate + float64(loadgen.FloodHighPerSecond+loadgen.FloodMediumPerSecond)
 	}
 	yTop, yStep := niceCeil(max(best, offered) * 1.08)
 	y1 := func(v float64) float64 { return top1 + scPanelH - v/yTop*scPanelH }
@@ -133,8 +135,8 @@ func sweepChart(r *report, sw *sweepResult) (string, float64) {
 	// Panel 2: p99 wait, log10, covering the values and the budget.
 	minW, maxW := sw.Budget, sw.Budget
 	for _, p := range pts {
-		for c := range numClasses {
-			if w := p.Classes[c].Wait; w.Count > 0 && w.P99 > 0 {
+		for c := range loadgen.Levels {
+			if w := p.Levels[c].Wait; w.Count > 0 && w.P99 > 0 {
 				minW, maxW = min(minW, w.P99), max(maxW, w.P99)
 			}
 		}
@@ -241,7 +243,7 @@ func sweepChart(r *report, sw *sweepResult) (string, float64) {
 		var xs, ys []float64
 		var from []*result
 		for _, p := range pts {
-			if w := p.Classes[c.class].Wait; w.Count > 0 {
+			if w := p.Levels[c.class].Wait; w.Count > 0 {
 				xs = append(xs, xOf(p.Workers))
 				ys = append(ys, y2(w.P99))
 				from = append(from, p)
@@ -249,9 +251,9 @@ func sweepChart(r *report, sw *sweepResult) (string, float64) {
 		}
 		s.polyline(xs, ys, c.col, c.width, "")
 		for i, p := range from {
-			w := p.Classes[c.class].Wait
-			s.circle(xs[i], ys[i], 3.5+c.width/2, c.col, p.Interrupted, "pt-"+classNames[c.class]+"-p99",
-				fmt.Sprintf("%d workers: %s p99 wait %s (p50 %s, %d events)", p.Workers, classNames[c.class], fmtDur(w.P99), fmtDur(w.P50), w.Count))
+			w := p.Levels[c.class].Wait
+			s.circle(xs[i], ys[i], 3.5+c.width/2, c.col, p.Interrupted, "pt-"+levelNames[c.class]+"-p99",
+				fmt.Sprintf("%d workers: %s p99 wait %s (p50 %s, %d events)", p.Workers, levelNames[c.class], fmtDur(w.P99), fmtDur(w.P50), w.Count))
 		}
 	}
 	return s.close(), height
@@ -297,9 +299,9 @@ func floodChart(r *report, res *result) string {
 	s.rect(118, 60, 12, 12, colDropped, "")
 	s.text(136, 70, "start", "dropped", "")
 	for i, c := range []int{2, 1, 0} {
-		cr := res.Classes[c]
+		cr := res.Levels[c]
 		y := top + float64(i)*step
-		s.text(left-12, y+12, "end", classNames[c], `font-size="14" font-weight="600"`)
+		s.text(left-12, y+12, "end", levelNames[c], `font-size="14" font-weight="600"`)
 		s.text(left-12, y+27, "end", fmtCount(cr.Published)+" published", `font-size="11" fill="#495057"`)
 		if cr.Published == 0 {
 			s.rect(left, y, plotW, barH, "#f1f3f5", "")
@@ -365,7 +367,7 @@ func (r *report) writeHTML(w io.Writer) error {
 	if r.hasFlood() {
 		kv("flood", fmt.Sprintf("%s log lines/s (%s× the %d-worker pool's estimated %s/s) from %d processes, a process.started/exited every %v and an error.detected every %v (high), a build.event every %v (medium)",
 			fmtCount(int64(r.LogRate)), fmtRatio(r.LogRate/r.PoolRate), r.Config.Workers, fmtCount(int64(r.PoolRate)),
-			floodLogPublishers, floodProcessEvery, floodErrorEvery, floodBuildEvery))
+			loadgen.FloodProcesses, loadgen.FloodProcessEvery, loadgen.FloodErrorEvery, loadgen.FloodBuildEvery))
 	}
 	status := "ok: every published event was delivered or dropped, in every run"
 	if !r.ChecksOK {
@@ -401,7 +403,7 @@ func (r *report) writeHTML(w io.Writer) error {
 		}{{"CalculateOptimalWorkers()", sw.DefaultWorkers}, {"GetEnvironmentSpecificConfig()", sw.EnvWorkers}} {
 			if pt := sw.point(m.w); pt != nil {
 				p("<li><code>%s</code> = %d workers: %.0f%% of the best throughput, high p99 %s%s.</li>\n",
-					m.name, m.w, 100*sw.share(pt), esc(waitP99(pt.Classes[2].Wait)), esc(versus(m.w, sw.Rec.Workers)))
+					m.name, m.w, 100*sw.share(pt), esc(waitP99(pt.Levels[levelHigh].Wait)), esc(versus(m.w, sw.Rec.Workers)))
 			}
 		}
 		p("</ul>\n")
@@ -468,8 +470,8 @@ func writeSweepTableHTML(p func(string, ...any), sw *sweepResult) {
 		}
 		p("<tr%s><td class=\"n\">%d%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"m\">%s</td></tr>\n",
 			cls, pt.Workers, star, fmtCount(int64(pt.EventsPerSec)), sw.shareCell(pt), drop,
-			esc(waitP50(pt.Classes[2].Wait)), esc(waitP99(pt.Classes[2].Wait)), esc(waitP99(pt.Classes[1].Wait)), esc(waitP99(pt.Classes[0].Wait)),
-			pt.PeakGoroutines, fmtBytes(heapGrowth(pt)), esc(strings.TrimPrefix(strings.Join(sw.marks(pt.Workers), ", "), "◀ ")))
+			esc(waitP50(pt.Levels[levelHigh].Wait)), esc(waitP99(pt.Levels[levelHigh].Wait)), esc(waitP99(pt.Levels[1].Wait)), esc(waitP99(pt.Levels[levelLow].Wait)),
+			pt.PeakGoroutines, fmtBytes(pt.heapGrowth()), esc(strings.TrimPrefix(strings.Join(sw.marks(pt.Workers), ", "), "◀ ")))
 	}
 	p("</tbody>\n</table>\n")
 }
@@ -497,8 +499,8 @@ func writeScenarioTableHTML(p func(string, ...any), r *report) {
 		p("<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td>%s</td></tr>\n",
 			fmtCount(int64(res.EventsPerSec)), esc(fmtDur(res.PublishMean)+" / "+fmtDur(res.PublishMax)),
 			fmtCount(res.Published), fmtCount(res.Delivered), esc(dropCell(res)),
-			esc(waitPair(res.Classes[2].Wait)), esc(waitP99(res.Classes[0].Wait)),
-			res.PeakGoroutines, fmtBytes(heapGrowth(res)), check)
+			esc(waitPair(res.Levels[levelHigh].Wait)), esc(waitP99(res.Levels[levelLow].Wait)),
+			res.PeakGoroutines, fmtBytes(res.heapGrowth()), check)
 	}
 	p("</tbody>\n</table>\n")
 }
@@ -511,8 +513,8 @@ func writePriorityTableHTML(p func(string, ...any), r *report) {
 	}
 	p("<th>priority</th><th>published</th><th>delivered</th><th>dropped</th><th>wait p50</th><th>p99</th><th>max</th><th>bus p99</th></tr></thead>\n<tbody>\n")
 	for _, res := range r.tableRows() {
-		for c := numClasses - 1; c >= 0; c-- {
-			cr := res.Classes[c]
+		for c := levelHigh; c >= levelLow; c-- {
+			cr := res.Levels[c]
 			name := res.Scenario
 			if res.Interrupted {
 				name += "*"
@@ -526,7 +528,7 @@ func writePriorityTableHTML(p func(string, ...any), r *report) {
 				busP99 = fmtDur(cr.BusWait.P99)
 			}
 			p("<td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
-				classNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
+				levelNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
 				esc(waitP50(cr.Wait)), esc(waitP99(cr.Wait)), esc(waitMax(cr.Wait)), esc(busP99))
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,8 +74,8 @@ func syntheticReport(workers []int) *report {
 		p := &result{Scenario: "flood", Bus: "eventbus", Workers: w, Queue: 10 * w, Policy: "drop-lowpri",
 			Duration: time.Second, LogRate: 25000, EventsPerSec: min(float64(w)*900, 25000),
 			Published: 25000, Checks: []check{{OK: true}}}
-		for c := range numClasses {
-			p.Classes[c] = classResult{Published: 1000, Delivered: 900, Dropped: 100,
+		for c := range loadgen.Levels {
+			p.Levels[c] = levelResult{Published: 1000, Delivered: 900, Dropped: 100,
 				Wait: waitFigures{Count: 900, P50: time.Duration(i+1) * time.Microsecond, P99: time.Duration(c+1) * time.Millisecond, Max: 30 * time.Millisecond}}
 		}
 		sw.Points = append(sw.Points, p)

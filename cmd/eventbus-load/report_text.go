@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 // writeText prints the report as tables.
@@ -21,7 +23,7 @@ func writeText(w io.Writer, r *report) {
 	if r.hasFlood() {
 		fmt.Fprintf(w, "flood    %s log lines/s (%s× the %d-worker pool's ≈%s/s) + %d high and %d medium events/s\n",
 			fmtCount(int64(r.LogRate)), fmtRatio(r.LogRate/r.PoolRate), c.Workers, fmtCount(int64(r.PoolRate)),
-			int(time.Second/floodProcessEvery+time.Second/floodErrorEvery), int(time.Second/floodBuildEvery))
+			loadgen.FloodHighPerSecond, loadgen.FloodMediumPerSecond)
 	}
 
 	if len(r.Scenarios) > 0 {
@@ -136,13 +138,13 @@ func writeScenarioTable(w io.Writer, r *report) {
 		if !res.ok() {
 			check = "FAILED"
 		}
-		high, low := res.Classes[2].Wait, res.Classes[0].Wait
+		high, low := res.Levels[levelHigh].Wait, res.Levels[levelLow].Wait
 		t.add(scenarioLabel(res, withBus),
 			fmtCount(int64(res.EventsPerSec)),
 			fmtDur(res.PublishMean)+" / "+fmtDur(res.PublishMax),
 			fmtCount(res.Published), fmtCount(res.Delivered), dropCell(res),
 			waitPair(high), waitP99(low),
-			strconv.Itoa(res.PeakGoroutines), fmtBytes(heapGrowth(res)), check)
+			strconv.Itoa(res.PeakGoroutines), fmtBytes(res.heapGrowth()), check)
 	}
 	t.write(w)
 }
@@ -154,8 +156,8 @@ func writePriorityTable(w io.Writer, r *report) {
 		right: []bool{false, false, true, true, true, true, true, true, true}}
 	for _, res := range r.tableRows() {
 		first := true
-		for c := numClasses - 1; c >= 0; c-- {
-			cr := res.Classes[c]
+		for c := levelHigh; c >= levelLow; c-- {
+			cr := res.Levels[c]
 			name := ""
 			if first {
 				name = scenarioLabel(res, withBus)
@@ -165,7 +167,7 @@ func writePriorityTable(w io.Writer, r *report) {
 			if cr.BusWait.Count > 0 {
 				busP99 = fmtDur(cr.BusWait.P99)
 			}
-			t.add(name, classNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
+			t.add(name, levelNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
 				waitP50(cr.Wait), waitP99(cr.Wait), waitMax(cr.Wait), busP99)
 		}
 	}
@@ -193,8 +195,8 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 			workers += "*"
 		}
 		t.add(workers, fmtCount(int64(p.EventsPerSec)), sw.shareCell(p), drop,
-			waitPair(p.Classes[2].Wait), waitP99(p.Classes[0].Wait),
-			strconv.Itoa(p.PeakGoroutines), fmtBytes(heapGrowth(p)), strings.Join(sw.marks(p.Workers), ", "))
+			waitPair(p.Levels[levelHigh].Wait), waitP99(p.Levels[levelLow].Wait),
+			strconv.Itoa(p.PeakGoroutines), fmtBytes(p.heapGrowth()), strings.Join(sw.marks(p.Workers), ", "))
 	}
 	t.write(w)
 	rec := sw.Rec
@@ -216,7 +218,7 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 			continue
 		}
 		fmt.Fprintf(w, "%s = %d workers: %.0f%% of the best throughput, high p99 %s%s\n",
-			m.name, m.workers, 100*sw.share(p), waitP99(p.Classes[2].Wait), versus(m.workers, rec.Workers))
+			m.name, m.workers, 100*sw.share(p), waitP99(p.Levels[levelHigh].Wait), versus(m.workers, rec.Workers))
 	}
 }
 
@@ -373,18 +375,6 @@ func fmtDur(d time.Duration) string {
 		}
 	}
 	return d.Round(time.Second).String()
-}
-
-// heapGrowth is how far the live heap rose above its size at the start of
-// the run (after a collection): what the run cost, without what earlier
-// runs left behind (the runtime keeps a goroutine's descriptor for reuse
-// after it exits, so a run that started 50,000 goroutines raises the heap
-// of every later one).
-func heapGrowth(r *result) uint64 {
-	if r.PeakHeap < r.BaseHeap {
-		return 0
-	}
-	return r.PeakHeap - r.BaseHeap
 }
 
 // fmtBytes formats a size in MiB (KiB below one MiB).

@@ -65,7 +65,7 @@ func (s *sweepResult) point(workers int) *result {
 // highP99 returns the high-priority p99 wait of a point and whether it had
 // high-priority events.
 func highP99(r *result) (time.Duration, bool) {
-	w := r.Classes[2].Wait
+	w := r.Levels[levelHigh].Wait
 	return w.P99, w.Count > 0
 }
 
