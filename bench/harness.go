@@ -12,22 +12,8 @@ import (
 	"time"
 
 	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
-
-// Event kinds the harness counts separately: process.exited is the
-// high-priority event of the flood scenario, everything else is low.
-const (
-	kindLow = iota
-	kindHigh
-	numKinds
-)
-
-func kindOf(t eventbus.EventType) int {
-	if t == eventbus.ProcessExited {
-		return kindHigh
-	}
-	return kindLow
-}
 
 // counter is an atomic counter on a cache line of its own.
 type counter struct {
@@ -35,34 +21,35 @@ type counter struct {
 	_ [56]byte
 }
 
-// Tally counts what became of the events of one run, per kind: delivered
+// Tally counts what became of the events of one run, per priority level
+// (loadgen.Level, by the type's DefaultPriority): delivered
 // (a handler ran its work), dropped (the bus said so through
 // Options.OnDrop), or abandoned (the harness gave up on the run at a
 // deadline, after which handlers return at once and count here). Every
 // published event must end up in exactly one of the three.
 type Tally struct {
-	delivered [numKinds]counter
-	dropped   [numKinds]counter
-	abandoned [numKinds]counter
+	delivered [loadgen.Levels]counter
+	dropped   [loadgen.Levels]counter
+	abandoned [loadgen.Levels]counter
 	abort     atomic.Bool
 }
 
 // OnDrop is the Options.OnDrop of a run.
-func (t *Tally) OnDrop(ev eventbus.Event) { t.dropped[kindOf(ev.Type)].Add(1) }
+func (t *Tally) OnDrop(ev eventbus.Event) { t.dropped[loadgen.Level(ev.Type)].Add(1) }
 
 // Wrap returns the handler to subscribe: it runs work (when not nil) and
 // counts a delivery, or, once the run is abandoned, only counts that.
 func (t *Tally) Wrap(work func(eventbus.Event)) Handler {
 	return func(ev eventbus.Event) {
-		k := kindOf(ev.Type)
+		l := loadgen.Level(ev.Type)
 		if t.abort.Load() {
-			t.abandoned[k].Add(1)
+			t.abandoned[l].Add(1)
 			return
 		}
 		if work != nil {
 			work(ev)
 		}
-		t.delivered[k].Add(1)
+		t.delivered[l].Add(1)
 	}
 }
 
@@ -70,7 +57,7 @@ func (t *Tally) Wrap(work func(eventbus.Event)) Handler {
 // counted as abandoned.
 func (t *Tally) Abandon() { t.abort.Store(true) }
 
-func sumKinds(c *[numKinds]counter) int64 {
+func sumLevels(c *[loadgen.Levels]counter) int64 {
 	var n int64
 	for i := range c {
 		n += c[i].Load()
@@ -78,10 +65,10 @@ func sumKinds(c *[numKinds]counter) int64 {
 	return n
 }
 
-// Delivered, Dropped and Abandoned return the counts over both kinds.
-func (t *Tally) Delivered() int64 { return sumKinds(&t.delivered) }
-func (t *Tally) Dropped() int64   { return sumKinds(&t.dropped) }
-func (t *Tally) Abandoned() int64 { return sumKinds(&t.abandoned) }
+// Delivered, Dropped and Abandoned return the counts over every level.
+func (t *Tally) Delivered() int64 { return sumLevels(&t.delivered) }
+func (t *Tally) Dropped() int64   { return sumLevels(&t.dropped) }
+func (t *Tally) Abandoned() int64 { return sumLevels(&t.abandoned) }
 
 // Handled counts every handler invocation, delivered or abandoned.
 func (t *Tally) Handled() int64 { return t.Delivered() + t.Abandoned() }
@@ -94,18 +81,18 @@ func (t *Tally) accounted() int64 { return t.Delivered() + t.Dropped() + t.Aband
 var ErrAccounting = errors.New("accounting")
 
 // Check returns an error unless every one of published events was
-// counted exactly once, for each kind when perKind is given.
-func (t *Tally) Check(published int64, perKind *[numKinds]int64) error {
+// counted exactly once, on each level when perLevel is given.
+func (t *Tally) Check(published int64, perLevel *[loadgen.Levels]int64) error {
 	if got := t.accounted(); got != published {
 		return fmt.Errorf("%w: published %d != delivered %d + dropped %d + abandoned %d (= %d)",
 			ErrAccounting, published, t.Delivered(), t.Dropped(), t.Abandoned(), got)
 	}
-	if perKind != nil {
-		for k := range perKind {
-			got := t.delivered[k].Load() + t.dropped[k].Load() + t.abandoned[k].Load()
-			if got != perKind[k] {
-				return fmt.Errorf("%w: kind %d: published %d != delivered %d + dropped %d + abandoned %d",
-					ErrAccounting, k, perKind[k], t.delivered[k].Load(), t.dropped[k].Load(), t.abandoned[k].Load())
+	if perLevel != nil {
+		for l := range perLevel {
+			got := t.delivered[l].Load() + t.dropped[l].Load() + t.abandoned[l].Load()
+			if got != perLevel[l] {
+				return fmt.Errorf("%w: %s priority: published %d != delivered %d + dropped %d + abandoned %d",
+					ErrAccounting, eventbus.Priority(l+1), perLevel[l], t.delivered[l].Load(), t.dropped[l].Load(), t.abandoned[l].Load())
 			}
 		}
 	}
