@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -36,20 +35,6 @@ type recommendation struct {
 	HighP99      time.Duration `json:"high_p99_ns"`
 	EventsPerSec float64       `json:"events_per_sec"`
 	Reason       string        `json:"reason"`
-}
-
-// sweepCounts returns the worker counts to sweep: the listed ones plus the
-// default, the environment's and the configured count, so that where they
-// land is measured rather than interpolated.
-func sweepCounts(list []int, extra ...int) []int {
-	ws := slices.Clone(list)
-	for _, w := range extra {
-		if w > 0 {
-			ws = append(ws, w)
-		}
-	}
-	slices.Sort(ws)
-	return slices.Compact(ws)
 }
 
 // point returns the measured point at workers, or nil.
