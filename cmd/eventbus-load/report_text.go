@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
@@ -130,9 +131,8 @@ func scenarioLabel(r *result, withBus bool) string {
 
 func writeScenarioTable(w io.Writer, r *report) {
 	withBus := len(r.Baseline) > 0
-	t := &textTable{head: []string{"scenario", "events/s", "publish mean/max", "published", "delivered", "dropped",
-		"high wait p50/p99", "low p99", "goroutines", "heap", "check"},
-		right: []bool{false, true, true, true, true, true, true, true, true, true, false}}
+	t := newTable(1, true, "scenario", "events/s", "publish mean/max", "published", "delivered", "dropped",
+		"high wait p50/p99", "low p99", "goroutines", "heap", "check")
 	for _, res := range r.tableRows() {
 		check := "ok"
 		if !res.ok() {
@@ -151,9 +151,8 @@ func writeScenarioTable(w io.Writer, r *report) {
 
 func writePriorityTable(w io.Writer, r *report) {
 	withBus := len(r.Baseline) > 0
-	t := &textTable{head: []string{"scenario", "priority", "published", "delivered", "dropped",
-		"wait p50", "p99", "max", "bus p99"},
-		right: []bool{false, false, true, true, true, true, true, true, true}}
+	t := newTable(2, false, "scenario", "priority", "published", "delivered", "dropped",
+		"wait p50", "p99", "max", "bus p99")
 	for _, res := range r.tableRows() {
 		first := true
 		for c := levelHigh; c >= levelLow; c-- {
@@ -183,8 +182,7 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 		}
 	}
 	fmt.Fprintf(w, "sweep: %s at each worker count (%s; queue %s, %s)\n", sw.Scenario, what, sw.Queue, r.Config.Policy)
-	t := &textTable{head: []string{"workers", "events/s", "of best", "dropped", "high wait p50/p99", "low p99", "goroutines", "heap", ""},
-		right: []bool{true, true, true, true, true, true, true, true, false}}
+	t := newTable(0, true, "workers", "events/s", "of best", "dropped", "high wait p50/p99", "low p99", "goroutines", "heap", "")
 	for _, p := range sw.Points {
 		drop := "0"
 		if p.Published > 0 {
@@ -319,37 +317,54 @@ func waitMax(w waitFigures) string {
 	return fmtDur(w.Max)
 }
 
-// textTable lays out columns, left- or right-aligned, two spaces apart.
-type textTable struct {
-	head  []string
-	right []bool
+// table is a text table: its first names columns say what a row is and
+// are left-aligned, the figures after them are right-aligned, and a last
+// column of notes, when it has one, is left as it is. Columns are two
+// spaces apart.
+type table struct {
+	names int
+	notes bool
 	rows  [][]string
 }
 
-func (t *textTable) add(cells ...string) { t.rows = append(t.rows, cells) }
+// newTable returns a table with the given header.
+func newTable(names int, notes bool, header ...string) *table {
+	return &table{names: names, notes: notes, rows: [][]string{header}}
+}
 
-func (t *textTable) write(w io.Writer) {
-	widths := make([]int, len(t.head))
-	for _, row := range append([][]string{t.head}, t.rows...) {
-		for i, c := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// write lays the table out with text/tabwriter. A tabwriter aligns all its
+// columns one way, so the figures are laid out first, right-aligned, and
+// their lines then placed after the names, left-aligned.
+func (t *table) write(w io.Writer) {
+	var figures bytes.Buffer
+	tw := tabwriter.NewWriter(&figures, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, row := range t.rows {
+		cells, note := row[t.names:], ""
+		if t.notes {
+			cells, note = cells[:len(cells)-1], row[len(row)-1]
 		}
-	}
-	for _, row := range append([][]string{t.head}, t.rows...) {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if t.right[i] {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
+		for _, c := range cells {
+			fmt.Fprint(tw, c, "\t")
 		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if note != "" {
+			fmt.Fprint(tw, "  ", note)
+		}
+		fmt.Fprintln(tw)
 	}
+	tw.Flush()
+	lines := strings.Split(figures.String(), "\n")
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, row := range t.rows {
+		for _, c := range row[:t.names] {
+			fmt.Fprint(tw, c, "\t")
+		}
+		// Every figure line starts with the padding of its first column.
+		fmt.Fprintln(tw, lines[i][2:])
+	}
+	tw.Flush()
 }
 
 // fmtCount formats n with thousands separators.
