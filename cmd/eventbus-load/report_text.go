@@ -184,15 +184,11 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 	fmt.Fprintf(w, "sweep: %s at each worker count (%s; queue %s, %s)\n", sw.Scenario, what, sw.Queue, r.Config.Policy)
 	t := newTable(0, true, "workers", "events/s", "of best", "dropped", "high wait p50/p99", "low p99", "goroutines", "heap", "")
 	for _, p := range sw.Points {
-		drop := "0"
-		if p.Published > 0 {
-			drop = fmt.Sprintf("%.1f%%", 100*float64(p.Dropped)/float64(p.Published))
-		}
 		workers := strconv.Itoa(p.Workers)
 		if p.Interrupted {
 			workers += "*"
 		}
-		t.add(workers, fmtCount(int64(p.EventsPerSec)), sw.shareCell(p), drop,
+		t.add(workers, fmtCount(int64(p.EventsPerSec)), sw.shareCell(p), dropShare(p),
 			waitPair(p.Levels[levelHigh].Wait), waitP99(p.Levels[levelLow].Wait),
 			strconv.Itoa(p.PeakGoroutines), fmtBytes(p.heapGrowth()), strings.Join(sw.marks(p.Workers), ", "))
 	}
@@ -258,6 +254,14 @@ func (s *sweepResult) marks(w int) []string {
 		m[0] = "◀ " + m[0]
 	}
 	return m
+}
+
+// dropShare is the share of a run's events that were dropped.
+func dropShare(r *result) string {
+	if r.Published == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(r.Dropped)/float64(r.Published))
 }
 
 // dropCell is the dropped count with its reasons.
