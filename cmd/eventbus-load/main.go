@@ -87,22 +87,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if opts.sweepRuns() {
-		for _, name := range opts.sweptScenarios() {
+	for _, name := range opts.sweptScenarios() {
+		if ctx.Err() != nil {
+			break
+		}
+		sw := rep.newSweep(name)
+		for _, w := range sw.Workers {
 			if ctx.Err() != nil {
 				break
 			}
-			sw := rep.newSweep(name)
-			for _, w := range sw.Workers {
-				if ctx.Err() != nil {
-					break
-				}
-				sw.Points = append(sw.Points, measure(opts.spec(name, w, false, true, rep.LogRate)))
-			}
-			sw.Interrupted = ctx.Err() != nil
-			sw.recommend()
-			rep.Sweeps = append(rep.Sweeps, sw)
+			sw.Points = append(sw.Points, measure(opts.spec(name, w, false, true, rep.LogRate)))
 		}
+		sw.Interrupted = ctx.Err() != nil
+		sw.recommend()
+		rep.Sweeps = append(rep.Sweeps, sw)
 	}
 	prog.close()
 	rep.finish(ctx.Err() != nil)

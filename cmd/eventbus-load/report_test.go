@@ -192,6 +192,12 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, "0", fmtDur(0))
 	assert.Equal(t, "25k", fmtAxis(25000))
 	assert.Equal(t, "2.5k", fmtAxis(2500))
+	r := &result{Dropped: 1500}
+	r.Drops.QueueFull = 1500
+	assert.Equal(t, "1,500 full", dropCell(r))
+	r.Drops.QueueFull, r.Drops.Shutdown = 1000, 500
+	assert.Equal(t, "1,500 (full 1,000, shutdown 500)", dropCell(r))
+	assert.Equal(t, "0", dropCell(&result{}))
 	top, step := niceCeil(26300)
 	assert.Equal(t, 30000.0, top)
 	assert.Equal(t, 5000.0, step)

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
@@ -63,70 +60,6 @@ func writeText(w io.Writer, r *report) {
 	if r.Interrupted {
 		fmt.Fprintln(w, "interrupted: the figures above are what was measured until Ctrl-C; runs marked * were cut short")
 	}
-}
-
-// configLine describes the table's bus configuration.
-func configLine(r *report) string {
-	c := r.Config
-	src := "DefaultConfig()"
-	if !c.FromDefault {
-		src = "DefaultConfig() with -workers"
-	}
-	prio := "priorities on"
-	if !c.Priority {
-		prio = "priorities off"
-	}
-	wait := "no publisher wait"
-	if c.Timeout > 0 {
-		wait = "publishers wait up to " + fmtDur(c.Timeout)
-	}
-	return fmt.Sprintf("%s: %d workers, queue %s, %s, %s, %s", src, c.Workers, fmtCount(int64(c.Queue)), c.Policy, prio, wait)
-}
-
-func (r *report) hasFlood() bool {
-	for _, s := range r.opts.scenarios {
-		if s == "flood" && r.opts.tableRuns() {
-			return true
-		}
-	}
-	for _, s := range r.opts.sweptScenarios() {
-		if s == "flood" {
-			return true
-		}
-	}
-	return false
-}
-
-// runName is "eventbus w=5" or "naive".
-func runName(r *result) string {
-	if r.Bus == "naive" {
-		return "naive"
-	}
-	return "eventbus w=" + strconv.Itoa(r.Workers)
-}
-
-// tableRows returns the table's results with each naive run after its bus
-// run.
-func (r *report) tableRows() []*result {
-	var rows []*result
-	for _, s := range r.Scenarios {
-		rows = append(rows, s)
-		if b := r.baselineOf(s.Scenario); b != nil {
-			rows = append(rows, b)
-		}
-	}
-	return rows
-}
-
-func scenarioLabel(r *result, withBus bool) string {
-	s := r.Scenario
-	if r.Interrupted {
-		s += "*"
-	}
-	if withBus && r.Bus == "naive" {
-		return "  naive"
-	}
-	return s
 }
 
 func writeScenarioTable(w io.Writer, r *report) {
@@ -234,28 +167,6 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// marks names what a worker count is: the default, the environment's, the
-// configured one, the recommended one.
-func (s *sweepResult) marks(w int) []string {
-	var m []string
-	if w == s.DefaultWorkers {
-		m = append(m, "default")
-	}
-	if w == s.EnvWorkers {
-		m = append(m, "environment")
-	}
-	if w == s.ConfiguredWorkers {
-		m = append(m, "-workers")
-	}
-	if w == s.Rec.Workers {
-		m = append(m, "recommended")
-	}
-	if len(m) > 0 {
-		m[0] = "◀ " + m[0]
-	}
-	return m
-}
-
 // dropShare is the share of a run's events that were dropped.
 func dropShare(r *result) string {
 	if r.Published == 0 {
@@ -269,145 +180,18 @@ func dropCell(r *result) string {
 	if r.Dropped == 0 {
 		return "0"
 	}
-	var why []string
+	var reasons, counts []string
 	for _, x := range []struct {
 		name string
 		n    int64
 	}{{"full", r.Drops.QueueFull}, {"shutdown", r.Drops.Shutdown}, {"context", r.Drops.Context}, {"invalid", r.Drops.InvalidPriority}} {
 		if x.n > 0 {
-			why = append(why, x.name)
+			reasons = append(reasons, x.name)
+			counts = append(counts, x.name+" "+fmtCount(x.n))
 		}
 	}
-	if len(why) == 1 {
-		return fmtCount(r.Dropped) + " " + why[0]
+	if len(reasons) == 1 {
+		return fmtCount(r.Dropped) + " " + reasons[0]
 	}
-	var parts []string
-	for _, x := range []struct {
-		name string
-		n    int64
-	}{{"full", r.Drops.QueueFull}, {"shutdown", r.Drops.Shutdown}, {"context", r.Drops.Context}, {"invalid", r.Drops.InvalidPriority}} {
-		if x.n > 0 {
-			parts = append(parts, x.name+" "+fmtCount(x.n))
-		}
-	}
-	return fmtCount(r.Dropped) + " (" + strings.Join(parts, ", ") + ")"
-}
-
-func waitPair(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P50) + " / " + fmtDur(w.P99)
-}
-
-func waitP50(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P50)
-}
-
-func waitP99(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P99)
-}
-
-func waitMax(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.Max)
-}
-
-// table is a text table: its first names columns say what a row is and
-// are left-aligned, the figures after them are right-aligned, and a last
-// column of notes, when it has one, is left as it is. Columns are two
-// spaces apart.
-type table struct {
-	names int
-	notes bool
-	rows  [][]string
-}
-
-// newTable returns a table with the given header.
-func newTable(names int, notes bool, header ...string) *table {
-	return &table{names: names, notes: notes, rows: [][]string{header}}
-}
-
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
-
-// write lays the table out with text/tabwriter. A tabwriter aligns all its
-// columns one way, so the figures are laid out first, right-aligned, and
-// their lines then placed after the names, left-aligned.
-func (t *table) write(w io.Writer) {
-	var figures bytes.Buffer
-	tw := tabwriter.NewWriter(&figures, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, row := range t.rows {
-		cells, note := row[t.names:], ""
-		if t.notes {
-			cells, note = cells[:len(cells)-1], row[len(row)-1]
-		}
-		for _, c := range cells {
-			fmt.Fprint(tw, c, "\t")
-		}
-		if note != "" {
-			fmt.Fprint(tw, "  ", note)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-	lines := strings.Split(figures.String(), "\n")
-
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for i, row := range t.rows {
-		for _, c := range row[:t.names] {
-			fmt.Fprint(tw, c, "\t")
-		}
-		// Every figure line starts with the padding of its first column.
-		fmt.Fprintln(tw, lines[i][2:])
-	}
-	tw.Flush()
-}
-
-// fmtCount formats n with thousands separators.
-func fmtCount(n int64) string {
-	if n < 0 {
-		return "-" + fmtCount(-n)
-	}
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// fmtDur rounds d to three significant digits.
-func fmtDur(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	for unit := time.Duration(1); unit < time.Hour; unit *= 10 {
-		if d < 1000*unit {
-			return d.Round(unit).String()
-		}
-	}
-	return d.Round(time.Second).String()
-}
-
-// fmtBytes formats a size in MiB (KiB below one MiB).
-func fmtBytes(b uint64) string {
-	if b < 1<<20 {
-		return fmt.Sprintf("%dKiB", b>>10)
-	}
-	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
-}
-
-// fmtRatio formats a multiple with up to one decimal.
-func fmtRatio(x float64) string {
-	if x == float64(int64(x)) {
-		return strconv.FormatInt(int64(x), 10)
-	}
-	return strconv.FormatFloat(x, 'f', 1, 64)
+	return fmtCount(r.Dropped) + " (" + strings.Join(counts, ", ") + ")"
 }

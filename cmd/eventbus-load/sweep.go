@@ -128,3 +128,25 @@ func (s *sweepResult) shareCell(r *result) string {
 	}
 	return fmt.Sprintf("%.0f%%", 100*s.share(r))
 }
+
+// marks names what a worker count is: the default, the environment's, the
+// configured one, the recommended one.
+func (s *sweepResult) marks(w int) []string {
+	var m []string
+	if w == s.DefaultWorkers {
+		m = append(m, "default")
+	}
+	if w == s.EnvWorkers {
+		m = append(m, "environment")
+	}
+	if w == s.ConfiguredWorkers {
+		m = append(m, "-workers")
+	}
+	if w == s.Rec.Workers {
+		m = append(m, "recommended")
+	}
+	if len(m) > 0 {
+		m[0] = "◀ " + m[0]
+	}
+	return m
+}
