@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,7 +44,6 @@ type leaky struct {
 	r     routes
 	n     atomic.Int64
 	twice bool
-	wg    sync.WaitGroup
 }
 
 func (l *leaky) Subscribe(t eventbus.EventType, h Handler) { l.r.add(t, h) }
