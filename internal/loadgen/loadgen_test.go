@@ -150,9 +150,10 @@ func TestFloodMixesItsSourcesForItsDuration(t *testing.T) {
 
 	n := rec.byType()
 	// Tickers skip ticks when late but never tick early, so each count has
-	// an upper bound; the log lines catch up on late ticks.
-	assert.LessOrEqual(t, n[eventbus.LogLine], 800+FloodProcesses)
-	assert.Greater(t, n[eventbus.LogLine], 400)
+	// an upper bound; the log lines catch up on late ticks, so that only a
+	// goroutine starved for most of the flood falls far short.
+	assert.LessOrEqual(t, n[eventbus.LogLine], 800)
+	assert.Greater(t, n[eventbus.LogLine], 200)
 	assert.LessOrEqual(t, n[eventbus.ProcessStarted]+n[eventbus.ProcessExited], 40)
 	assert.Positive(t, n[eventbus.ProcessExited])
 	assert.GreaterOrEqual(t, n[eventbus.ProcessStarted], n[eventbus.ProcessExited], "started, then exited")
