@@ -3,7 +3,7 @@
 // github.com/asaskevich/EventBus, github.com/panjf2000/ants/v2,
 // github.com/alitto/pond/v2 and a plain channel-fed worker pool. Every
 // implementation sits behind the small Bus interface, and the scenarios in
-// scenario_*.go drive them all the same way. The program in cmd/compare and
+// scenarios.go drive them all the same way. The program in cmd/compare and
 // the benchmarks in compare_test.go run the scenarios.
 //
 // This is a module of its own so that the library never depends on its

@@ -29,17 +29,12 @@ type Config struct {
 	IOEvents     int
 	IOPublishers int
 
-	// The flood publishes log lines from FloodPublishers goroutines, each
-	// woken every FloodTick, at FloodFactor times the pool's capacity
-	// (Workers / Handler events per second) in all, and one
-	// process.exited every FloodHighEvery, for FloodDuration. Then the
-	// bus has FloodDrain to finish.
-	FloodDuration   time.Duration
-	FloodFactor     float64
-	FloodPublishers int
-	FloodTick       time.Duration
-	FloodHighEvery  time.Duration
-	FloodDrain      time.Duration
+	// The flood is loadgen's, for FloodDuration, with log lines at
+	// FloodFactor times the pool's capacity (Workers / Handler events per
+	// second). Then the bus has FloodDrain to finish.
+	FloodDuration time.Duration
+	FloodFactor   float64
+	FloodDrain    time.Duration
 
 	// The burst publishes BurstEvents log lines (BurstEventsUnbounded for
 	// the implementations that start a goroutine per event, when not 0)
@@ -77,12 +72,9 @@ func DefaultConfig() Config {
 		IOEvents:     20_000,
 		IOPublishers: 8,
 
-		FloodDuration:   2 * time.Second,
-		FloodFactor:     5,
-		FloodPublishers: 4,
-		FloodTick:       2 * time.Millisecond,
-		FloodHighEvery:  5 * time.Millisecond,
-		FloodDrain:      time.Second,
+		FloodDuration: 2 * time.Second,
+		FloodFactor:   5,
+		FloodDrain:    time.Second,
 
 		BurstEvents:          1_000_000,
 		BurstEventsUnbounded: 0,
@@ -116,10 +108,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("workers %d and queue size %d must be positive", c.Workers, c.QueueSize)
 	case c.Handler < time.Millisecond:
 		return fmt.Errorf("handler time %v: sleeps under 1ms take about 1ms here; use at least 1ms", c.Handler)
-	case c.ThroughputPublishers <= 0 || c.IOPublishers <= 0 || c.FloodPublishers <= 0 || c.BurstPublishers <= 0:
+	case c.ThroughputPublishers <= 0 || c.IOPublishers <= 0 || c.BurstPublishers <= 0:
 		return fmt.Errorf("publisher counts must be positive")
-	case c.FloodTick <= 0 || c.FloodHighEvery <= 0 || c.SampleEvery <= 0:
-		return fmt.Errorf("tick intervals must be positive")
+	case c.SampleEvery <= 0:
+		return fmt.Errorf("the sampling interval must be positive")
 	}
 	return nil
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 // Result holds the figures of one run, by key (the Key constants).
@@ -63,31 +63,10 @@ const (
 	KeyBusDropShutdown = "bus_drop_shutdown"
 )
 
-// slowPublish is the publish time above which a publisher counts as
-// blocked.
-const slowPublish = time.Millisecond
-
-// publishers runs n goroutines, each calling fn with its index, and waits
-// for them.
-func publishers(n int, fn func(p int)) {
-	var wg sync.WaitGroup
-	wg.Add(n)
-	for p := range n {
-		go func() {
-			defer wg.Done()
-			fn(p)
-		}()
-	}
-	wg.Wait()
-}
-
-// share returns publisher p's share of total events among n publishers.
-func share(total, n, p int) int {
-	s := total / n
-	if p < total%n {
-		s++
-	}
-	return s
+// publishTo returns the generator's Publish for bus. The Bus interface
+// takes no context: a run stops its publishers through the generator's.
+func publishTo(bus Bus) loadgen.Publish {
+	return func(_ context.Context, ev eventbus.Event) { bus.Publish(ev) }
 }
 
 // Throughput: cfg.ThroughputPublishers publishers publish
@@ -123,30 +102,26 @@ func IOBound(cfg Config, impl Impl) (Result, error) {
 const poolEvent eventbus.EventType = "bench.event"
 
 // lossless publishes events from npub publishers to one handler doing work
-// and measures how long it takes until all are delivered.
+// and measures how long it takes until all are delivered. The publishers
+// neither stamp nor time their events: the scenarios measure the publish
+// path, which two clock reads per event would weigh on.
 func lossless(cfg Config, impl Impl, events, npub int, work func(eventbus.Event)) (Result, error) {
 	r, err := newRun(cfg, impl, true)
 	if err != nil {
 		return nil, err
 	}
-	r.harnessG = npub
 	r.bus.Subscribe(poolEvent, r.tally.Wrap(work))
+	gen := loadgen.New(loadgen.Burst{Events: events, Publishers: npub, Type: loadgen.Only(poolEvent)}, publishTo(r.bus), false)
+	r.harnessG = gen.Publishers()
 
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	start := time.Now()
-	publishers(npub, func(p int) {
-		ev := eventbus.Event{Type: poolEvent}
-		for range share(events, npub, p) {
-			r.bus.Publish(ev)
-		}
-	})
-	pubDone := time.Since(start)
+	tot := gen.Run(context.Background(), nil)
 	if err := r.tally.settle(int64(events), cfg.SettleTimeout); err != nil {
 		r.abort()
 		return nil, fmt.Errorf("%s: %w", impl.Name, err)
 	}
-	wall := time.Since(start)
+	wall := time.Since(tot.Started)
 	runtime.ReadMemStats(&ms1)
 
 	if _, err := r.shutdown(int64(events), cfg.ShutdownDeadline); err != nil {
@@ -159,126 +134,60 @@ func lossless(cfg Config, impl Impl, events, npub int, work func(eventbus.Event)
 		KeyPublished:      float64(events),
 		KeyEventsPerSec:   float64(events) / wall.Seconds(),
 		KeyNsPerEvent:     float64(wall.Nanoseconds()) / n,
-		KeyNsPerPublish:   float64(pubDone.Nanoseconds()) / n,
+		KeyNsPerPublish:   float64(tot.Took.Nanoseconds()) / n,
 		KeyAllocsPerEvent: float64(ms1.Mallocs-ms0.Mallocs) / n,
 		KeyWallMs:         ms(wall),
-		KeyPublishMs:      ms(pubDone),
+		KeyPublishMs:      ms(tot.Took),
 	}
 	r.finish(res)
 	return res, nil
 }
 
-// pubStats is what one flood or burst publisher saw.
-type pubStats struct {
-	published [numKinds]int64
-	maxD      time.Duration
-	slow      int64
-}
-
-func (s *pubStats) publish(bus Bus, ev eventbus.Event) {
-	t0 := time.Now()
-	ev.Timestamp = t0
-	bus.Publish(ev)
-	d := time.Since(t0)
-	s.published[kindOf(ev.Type)]++
-	if d > s.maxD {
-		s.maxD = d
-	}
-	if d > slowPublish {
-		s.slow++
-	}
-}
-
-func mergePubStats(all []pubStats) (s pubStats) {
-	for _, p := range all {
-		for k := range p.published {
-			s.published[k] += p.published[k]
-		}
-		s.maxD = max(s.maxD, p.maxD)
-		s.slow += p.slow
-	}
-	return s
-}
-
-// Flood: log lines (low priority) arrive at cfg.FloodFactor times the
-// capacity of the pool, from cfg.FloodPublishers publishers woken by
-// tickers, and one process.exited (high priority) every
-// cfg.FloodHighEvery, for cfg.FloodDuration; the handler sleeps
-// cfg.Handler. The library runs its DefaultConfig (DropLowPri, no
-// publisher wait). The figures: the wait of the high events from publish
-// to handler start, what became of the low ones, and how long publishers
-// spent inside Publish.
+// Flood: loadgen's flood, the traffic of a busy development server, for
+// cfg.FloodDuration: log lines (low priority) at cfg.FloodFactor times the
+// capacity of the pool, with process and error events (high) and build
+// events (medium) mixed in; the handler sleeps cfg.Handler. The library
+// runs its DefaultConfig (DropLowPri, no publisher wait). The figures: the
+// wait of the high-priority events from publish to handler start, what
+// became of the log lines, and how long publishers spent inside Publish.
 func Flood(cfg Config, impl Impl) (Result, error) {
 	r, err := newRun(cfg, impl, false)
 	if err != nil {
 		return nil, err
 	}
+	const high = loadgen.Levels - 1
+	const low = 0
 	var hc handlerClock
 	var waits durations
 	h := func(ev eventbus.Event) {
 		start := time.Now()
-		k := kindOf(ev.Type)
+		l := loadgen.Level(ev.Type)
 		abandoned := r.tally.abort.Load()
-		if k == kindHigh {
+		if l == high {
 			waits.add(start.Sub(ev.Timestamp), abandoned)
 		}
 		if abandoned {
-			r.tally.abandoned[k].Add(1)
+			r.tally.abandoned[l].Add(1)
 			return
 		}
 		time.Sleep(cfg.Handler)
 		hc.add(time.Since(start))
-		r.tally.delivered[k].Add(1)
+		r.tally.delivered[l].Add(1)
 	}
-	r.bus.Subscribe(eventbus.LogLine, h)
-	r.bus.Subscribe(eventbus.ProcessExited, h)
-
-	npub := cfg.FloodPublishers + 1 // the last one publishes the high events
-	r.harnessG = npub
-	perTick := cfg.FloodRate() * cfg.FloodTick.Seconds() / float64(cfg.FloodPublishers)
-	stats := make([]pubStats, npub)
-	stop := make(chan struct{})
-	time.AfterFunc(cfg.FloodDuration, func() { close(stop) })
-	start := time.Now()
-	publishers(npub, func(p int) {
-		st := &stats[p]
-		if p == cfg.FloodPublishers {
-			t := time.NewTicker(cfg.FloodHighEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					st.publish(r.bus, eventbus.Event{Type: eventbus.ProcessExited})
-				}
-			}
-		}
-		t := time.NewTicker(cfg.FloodTick)
-		defer t.Stop()
-		carry := 0.0
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				carry += perTick
-				for ; carry >= 1; carry-- {
-					st.publish(r.bus, eventbus.Event{Type: eventbus.LogLine})
-				}
-			}
-		}
-	})
-	pubDone := time.Since(start)
-	ps := mergePubStats(stats)
-	published := ps.published[kindLow] + ps.published[kindHigh]
+	for _, t := range loadgen.FloodTypes {
+		r.bus.Subscribe(t, h)
+	}
+	gen := loadgen.New(loadgen.Flood{Duration: cfg.FloodDuration, LogRate: cfg.FloodRate()}, publishTo(r.bus), true)
+	r.harnessG = gen.Publishers()
+	tot := gen.Run(context.Background(), nil)
+	published := tot.All()
 
 	sr, err := r.shutdown(published, cfg.FloodDrain)
 	if err != nil {
 		r.abort()
 		return nil, err
 	}
-	if err := r.tally.Check(published, &ps.published); err != nil {
+	if err := r.tally.Check(published, &tot.Published); err != nil {
 		r.abort()
 		return nil, fmt.Errorf("%s: %w", impl.Name, err)
 	}
@@ -287,23 +196,23 @@ func Flood(cfg Config, impl Impl) (Result, error) {
 	res := Result{
 		KeyEvents:           float64(published),
 		KeyPublished:        float64(published),
-		KeyPublishMs:        ms(pubDone),
+		KeyPublishMs:        ms(tot.Took),
 		KeyHandlerMs:        ms(hc.mean()),
-		KeyHighPublished:    float64(ps.published[kindHigh]),
-		KeyHighDelivered:    float64(t.delivered[kindHigh].Load()),
-		KeyHighDropped:      float64(t.dropped[kindHigh].Load()),
-		KeyHighAbandoned:    float64(t.abandoned[kindHigh].Load()),
+		KeyHighPublished:    float64(tot.Published[high]),
+		KeyHighDelivered:    float64(t.delivered[high].Load()),
+		KeyHighDropped:      float64(t.dropped[high].Load()),
+		KeyHighAbandoned:    float64(t.abandoned[high].Load()),
 		KeyHighP50:          ms(p50),
 		KeyHighP99:          ms(p99),
 		KeyHighMax:          ms(maxW),
 		KeyHighLower:        b2f(lower),
 		KeyLowTarget:        cfg.FloodRate() * cfg.FloodDuration.Seconds(),
-		KeyLowPublished:     float64(ps.published[kindLow]),
-		KeyLowDelivered:     float64(t.delivered[kindLow].Load()),
-		KeyLowDropped:       float64(t.dropped[kindLow].Load()),
-		KeyLowAbandoned:     float64(t.abandoned[kindLow].Load()),
-		KeyMaxPublishMs:     ms(ps.maxD),
-		KeySlowPublishes:    float64(ps.slow),
+		KeyLowPublished:     float64(tot.Published[low]),
+		KeyLowDelivered:     float64(t.delivered[low].Load()),
+		KeyLowDropped:       float64(t.dropped[low].Load()),
+		KeyLowAbandoned:     float64(t.abandoned[low].Load()),
+		KeyMaxPublishMs:     ms(tot.Longest),
+		KeySlowPublishes:    float64(tot.Slow),
 		KeyShutdownMs:       ms(sr.took),
 		KeyShutdownFinished: b2f(sr.finished),
 		KeyShutdownCapMs:    ms(cfg.FloodDrain + cfg.Grace),
@@ -326,30 +235,13 @@ func Burst(cfg Config, impl Impl) (Result, error) {
 	var hc handlerClock
 	r.bus.Subscribe(eventbus.LogLine, r.tally.Wrap(sleeper(cfg.Handler, &hc)))
 	events := cfg.burstEvents(impl)
-	npub := cfg.BurstPublishers
-	r.harnessG = npub
-	stats := make([]pubStats, npub)
+	burst := loadgen.Burst{Events: events, Publishers: cfg.BurstPublishers, Type: loadgen.Only(eventbus.LogLine)}
+	gen := loadgen.New(burst, publishTo(r.bus), true)
+	r.harnessG = gen.Publishers()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.BurstWindow)
 	defer cancel()
-	start := time.Now()
-	publishers(npub, func(p int) {
-		st := &stats[p]
-		done := ctx.Done()
-		n := share(events, npub, p)
-		for i := range n {
-			if i&63 == 0 {
-				select {
-				case <-done:
-					return
-				default:
-				}
-			}
-			st.publish(r.bus, eventbus.Event{Type: eventbus.LogLine})
-		}
-	})
-	pubDone := time.Since(start)
-	ps := mergePubStats(stats)
-	published := ps.published[kindLow]
+	tot := gen.Run(ctx, nil)
+	published := tot.All()
 	endDelivered, endDropped := r.tally.Delivered(), r.tally.Dropped()
 
 	sr, err := r.shutdown(published, cfg.ShutdownDeadline)
@@ -360,13 +252,13 @@ func Burst(cfg Config, impl Impl) (Result, error) {
 	res := Result{
 		KeyEvents:           float64(events),
 		KeyPublished:        float64(published),
-		KeyPublishMs:        ms(pubDone),
+		KeyPublishMs:        ms(tot.Took),
 		KeyHandlerMs:        ms(hc.mean()),
 		KeyEndDelivered:     float64(endDelivered),
 		KeyEndDropped:       float64(endDropped),
 		KeyEndQueued:        float64(published - endDelivered - endDropped),
-		KeyMaxPublishMs:     ms(ps.maxD),
-		KeySlowPublishes:    float64(ps.slow),
+		KeyMaxPublishMs:     ms(tot.Longest),
+		KeySlowPublishes:    float64(tot.Slow),
 		KeyShutdownMs:       ms(sr.took),
 		KeyShutdownFinished: b2f(sr.finished),
 		KeyShutdownCapMs:    ms(cfg.ShutdownDeadline + cfg.Grace),

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -126,6 +129,7 @@ func TestSweepModes(t *testing.T) {
 		{[]string{"-sweep", "-scenario", "small,heavy"}, false, true, []string{"small", "heavy"}, []string{"small", "heavy"}},
 		{[]string{"-sweep=false"}, true, false, nil, scenarioNames()},
 		{[]string{"-scenario", "all"}, true, false, nil, scenarioNames()},
+		{[]string{"-sweep", "-sweep=false"}, true, false, nil, scenarioNames()},
 	} {
 		o, err := parseFlags(c.args, nil)
 		require.NoError(t, err, c.args)
@@ -150,4 +154,27 @@ func TestDefaultsAreDefaultConfig(t *testing.T) {
 	// A sweep point's queue follows its worker count.
 	assert.Zero(t, o.config(16).QueueSize, "0: ten per worker, filled in by the bus")
 	assert.Contains(t, o.sweepCounts(), eventbus.CalculateOptimalWorkers())
+}
+
+// -policy takes what eventbus.ParseDropPolicy takes: names in any case, and
+// numbers.
+func TestPolicyFlagIsTheLibrarysText(t *testing.T) {
+	for arg, want := range map[string]eventbus.DropPolicy{"block": eventbus.Block, "DROP-OLDEST": eventbus.DropOldest, "1": eventbus.DropNewest} {
+		o, err := parseFlags([]string{"-policy", arg}, nil)
+		require.NoError(t, err, arg)
+		assert.Equal(t, want, o.policy, arg)
+	}
+}
+
+// The help describes the load table from loadgen; this catches the two
+// drifting apart.
+func TestHelpDescribesTheLoadTable(t *testing.T) {
+	var b strings.Builder
+	_, err := parseFlags([]string{"-h"}, &b)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	for _, l := range loadgen.LoadTable {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^  %s +%s events from %d publishers`, l.Name, fmtCount(int64(l.Events)), l.Publishers), b.String())
+	}
+	assert.Contains(t, b.String(), fmt.Sprintf("%d processes, a process.started/exited every %v", loadgen.FloodProcesses, loadgen.FloodProcessEvery))
+	assert.Contains(t, b.String(), fmt.Sprintf("error.detected every %v (high), a build.event every %v (medium)", loadgen.FloodErrorEvery, loadgen.FloodBuildEvery))
 }

@@ -19,14 +19,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
-
-	"github.com/brummer-dev/eventbus"
 )
 
 func main() {
@@ -91,22 +87,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if opts.sweepRuns() {
-		for _, name := range opts.sweptScenarios() {
+	for _, name := range opts.sweptScenarios() {
+		if ctx.Err() != nil {
+			break
+		}
+		sw := rep.newSweep(name)
+		for _, w := range sw.Workers {
 			if ctx.Err() != nil {
 				break
 			}
-			sw := rep.newSweep(name)
-			for _, w := range sw.Workers {
-				if ctx.Err() != nil {
-					break
-				}
-				sw.Points = append(sw.Points, measure(opts.spec(name, w, false, true, rep.LogRate)))
-			}
-			sw.Interrupted = ctx.Err() != nil
-			sw.recommend()
-			rep.Sweeps = append(rep.Sweeps, sw)
+			sw.Points = append(sw.Points, measure(opts.spec(name, w, false, true, rep.LogRate)))
 		}
+		sw.Interrupted = ctx.Err() != nil
+		sw.recommend()
+		rep.Sweeps = append(rep.Sweeps, sw)
 	}
 	prog.close()
 	rep.finish(ctx.Err() != nil)
@@ -153,82 +147,6 @@ func writeFile(name string, write func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return f.Close()
-}
-
-// variants returns the buses each table scenario runs on: the event bus,
-// and with -baseline the naive one beside it.
-func (o *options) variants() []bool {
-	if o.baseline {
-		return []bool{false, true}
-	}
-	return []bool{false}
-}
-
-// plannedRuns returns the number of runs the options make.
-func (o *options) plannedRuns() int {
-	n := 0
-	if o.tableRuns() {
-		n += len(o.scenarios) * len(o.variants())
-	}
-	for range o.sweptScenarios() {
-		n += len(o.sweepCounts())
-	}
-	return n
-}
-
-// sweepCounts returns the worker counts of the sweep.
-func (o *options) sweepCounts() []int {
-	return sweepCounts(o.sweepWorkers, eventbus.CalculateOptimalWorkers(), eventbus.DecideSizing().Workers, o.workers)
-}
-
-// config returns DefaultConfig changed by the flags, with workers workers
-// (0: DefaultConfig's). The queue follows the worker count, ten per
-// worker, unless -queue is given.
-func (o *options) config(workers int) eventbus.Config {
-	cfg := eventbus.DefaultConfig()
-	if workers > 0 {
-		cfg.Workers = workers
-		cfg.QueueSize = 0
-	}
-	if o.queue > 0 {
-		cfg.QueueSize = o.queue
-	}
-	cfg.BackpressureMode = o.policy
-	cfg.EnablePriority = o.priority
-	cfg.TimeoutDuration = o.timeout
-	cfg.MonitoringEnabled = true
-	return cfg
-}
-
-// baseWorkers is the worker count of the table's runs.
-func (o *options) baseWorkers() int {
-	if o.workers > 0 {
-		return o.workers
-	}
-	return eventbus.CalculateOptimalWorkers()
-}
-
-// logRate is the flood's log lines per second: -rate, or -overload times
-// the estimated capacity of the table's pool. The sweep keeps it, so that
-// its points share one load.
-func (o *options) logRate() float64 {
-	if o.rate > 0 {
-		return o.rate
-	}
-	return o.overload * o.prof.capacity(o.baseWorkers(), runtime.GOMAXPROCS(0))
-}
-
-// spec returns the run of scenario name with workers workers.
-func (o *options) spec(name string, workers int, naive, sweep bool, logRate float64) runSpec {
-	sc := *scenarioByName(name)
-	s := runSpec{sc: sc, cfg: o.config(workers), naive: naive, prof: o.prof, logRate: logRate, duration: o.duration}
-	if sweep {
-		s.duration = o.sweepDuration
-	}
-	if !sc.flood {
-		s.events = max(int(math.Round(float64(sc.events)*o.scale)), 1)
-	}
-	return s
 }
 
 // summaryLine is a run's result in one line, for the progress output.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -123,7 +124,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestSummaryLineMarksFailures(t *testing.T) {
-	r := &result{Published: 3, Delivered: 1, Dropped: 1, Classes: [numClasses]classResult{{Published: 3, Delivered: 1, Dropped: 1}}}
+	r := &result{Published: 3, Delivered: 1, Dropped: 1, Levels: [loadgen.Levels]levelResult{{Published: 3, Delivered: 1, Dropped: 1}}}
 	r.Checks = accountingChecks(r)
 	assert.False(t, r.ok())
 	assert.Contains(t, summaryLine(r), "CHECK FAILED")

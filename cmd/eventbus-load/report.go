@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/brummer-dev/eventbus"
@@ -160,4 +162,68 @@ func (r *report) floodResult() *result {
 		}
 	}
 	return nil
+}
+
+// configLine describes the table's bus configuration.
+func configLine(r *report) string {
+	c := r.Config
+	src := "DefaultConfig()"
+	if !c.FromDefault {
+		src = "DefaultConfig() with -workers"
+	}
+	prio := "priorities on"
+	if !c.Priority {
+		prio = "priorities off"
+	}
+	wait := "no publisher wait"
+	if c.Timeout > 0 {
+		wait = "publishers wait up to " + fmtDur(c.Timeout)
+	}
+	return fmt.Sprintf("%s: %d workers, queue %s, %s, %s, %s", src, c.Workers, fmtCount(int64(c.Queue)), c.Policy, prio, wait)
+}
+
+func (r *report) hasFlood() bool {
+	for _, s := range r.opts.scenarios {
+		if s == "flood" && r.opts.tableRuns() {
+			return true
+		}
+	}
+	for _, s := range r.opts.sweptScenarios() {
+		if s == "flood" {
+			return true
+		}
+	}
+	return false
+}
+
+// runName is "eventbus w=5" or "naive".
+func runName(r *result) string {
+	if r.Bus == "naive" {
+		return "naive"
+	}
+	return "eventbus w=" + strconv.Itoa(r.Workers)
+}
+
+// tableRows returns the table's results with each naive run after its bus
+// run.
+func (r *report) tableRows() []*result {
+	var rows []*result
+	for _, s := range r.Scenarios {
+		rows = append(rows, s)
+		if b := r.baselineOf(s.Scenario); b != nil {
+			rows = append(rows, b)
+		}
+	}
+	return rows
+}
+
+func scenarioLabel(r *result, withBus bool) string {
+	s := r.Scenario
+	if r.Interrupted {
+		s += "*"
+	}
+	if withBus && r.Bus == "naive" {
+		return "  naive"
+	}
+	return s
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,8 +74,8 @@ func syntheticReport(workers []int) *report {
 		p := &result{Scenario: "flood", Bus: "eventbus", Workers: w, Queue: 10 * w, Policy: "drop-lowpri",
 			Duration: time.Second, LogRate: 25000, EventsPerSec: min(float64(w)*900, 25000),
 			Published: 25000, Checks: []check{{OK: true}}}
-		for c := range numClasses {
-			p.Classes[c] = classResult{Published: 1000, Delivered: 900, Dropped: 100,
+		for c := range loadgen.Levels {
+			p.Levels[c] = levelResult{Published: 1000, Delivered: 900, Dropped: 100,
 				Wait: waitFigures{Count: 900, P50: time.Duration(i+1) * time.Microsecond, P99: time.Duration(c+1) * time.Millisecond, Max: 30 * time.Millisecond}}
 		}
 		sw.Points = append(sw.Points, p)
@@ -191,6 +192,12 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, "0", fmtDur(0))
 	assert.Equal(t, "25k", fmtAxis(25000))
 	assert.Equal(t, "2.5k", fmtAxis(2500))
+	r := &result{Dropped: 1500}
+	r.Drops.QueueFull = 1500
+	assert.Equal(t, "1,500 full", dropCell(r))
+	r.Drops.QueueFull, r.Drops.Shutdown = 1000, 500
+	assert.Equal(t, "1,500 (full 1,000, shutdown 500)", dropCell(r))
+	assert.Equal(t, "0", dropCell(&result{}))
 	top, step := niceCeil(26300)
 	assert.Equal(t, 30000.0, top)
 	assert.Equal(t, 5000.0, step)

@@ -5,8 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
+
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 // writeText prints the report as tables.
@@ -21,7 +21,7 @@ func writeText(w io.Writer, r *report) {
 	if r.hasFlood() {
 		fmt.Fprintf(w, "flood    %s log lines/s (%s× the %d-worker pool's ≈%s/s) + %d high and %d medium events/s\n",
 			fmtCount(int64(r.LogRate)), fmtRatio(r.LogRate/r.PoolRate), c.Workers, fmtCount(int64(r.PoolRate)),
-			int(time.Second/floodProcessEvery+time.Second/floodErrorEvery), int(time.Second/floodBuildEvery))
+			loadgen.FloodHighPerSecond, loadgen.FloodMediumPerSecond)
 	}
 
 	if len(r.Scenarios) > 0 {
@@ -62,100 +62,34 @@ func writeText(w io.Writer, r *report) {
 	}
 }
 
-// configLine describes the table's bus configuration.
-func configLine(r *report) string {
-	c := r.Config
-	src := "DefaultConfig()"
-	if !c.FromDefault {
-		src = "DefaultConfig() with -workers"
-	}
-	prio := "priorities on"
-	if !c.Priority {
-		prio = "priorities off"
-	}
-	wait := "no publisher wait"
-	if c.Timeout > 0 {
-		wait = "publishers wait up to " + fmtDur(c.Timeout)
-	}
-	return fmt.Sprintf("%s: %d workers, queue %s, %s, %s, %s", src, c.Workers, fmtCount(int64(c.Queue)), c.Policy, prio, wait)
-}
-
-func (r *report) hasFlood() bool {
-	for _, s := range r.opts.scenarios {
-		if s == "flood" && r.opts.tableRuns() {
-			return true
-		}
-	}
-	for _, s := range r.opts.sweptScenarios() {
-		if s == "flood" {
-			return true
-		}
-	}
-	return false
-}
-
-// runName is "eventbus w=5" or "naive".
-func runName(r *result) string {
-	if r.Bus == "naive" {
-		return "naive"
-	}
-	return "eventbus w=" + strconv.Itoa(r.Workers)
-}
-
-// tableRows returns the table's results with each naive run after its bus
-// run.
-func (r *report) tableRows() []*result {
-	var rows []*result
-	for _, s := range r.Scenarios {
-		rows = append(rows, s)
-		if b := r.baselineOf(s.Scenario); b != nil {
-			rows = append(rows, b)
-		}
-	}
-	return rows
-}
-
-func scenarioLabel(r *result, withBus bool) string {
-	s := r.Scenario
-	if r.Interrupted {
-		s += "*"
-	}
-	if withBus && r.Bus == "naive" {
-		return "  naive"
-	}
-	return s
-}
-
 func writeScenarioTable(w io.Writer, r *report) {
 	withBus := len(r.Baseline) > 0
-	t := &textTable{head: []string{"scenario", "events/s", "publish mean/max", "published", "delivered", "dropped",
-		"high wait p50/p99", "low p99", "goroutines", "heap", "check"},
-		right: []bool{false, true, true, true, true, true, true, true, true, true, false}}
+	t := newTable(1, true, "scenario", "events/s", "publish mean/max", "published", "delivered", "dropped",
+		"high wait p50/p99", "low p99", "goroutines", "heap", "check")
 	for _, res := range r.tableRows() {
 		check := "ok"
 		if !res.ok() {
 			check = "FAILED"
 		}
-		high, low := res.Classes[2].Wait, res.Classes[0].Wait
+		high, low := res.Levels[levelHigh].Wait, res.Levels[levelLow].Wait
 		t.add(scenarioLabel(res, withBus),
 			fmtCount(int64(res.EventsPerSec)),
 			fmtDur(res.PublishMean)+" / "+fmtDur(res.PublishMax),
 			fmtCount(res.Published), fmtCount(res.Delivered), dropCell(res),
 			waitPair(high), waitP99(low),
-			strconv.Itoa(res.PeakGoroutines), fmtBytes(heapGrowth(res)), check)
+			strconv.Itoa(res.PeakGoroutines), fmtBytes(res.heapGrowth()), check)
 	}
 	t.write(w)
 }
 
 func writePriorityTable(w io.Writer, r *report) {
 	withBus := len(r.Baseline) > 0
-	t := &textTable{head: []string{"scenario", "priority", "published", "delivered", "dropped",
-		"wait p50", "p99", "max", "bus p99"},
-		right: []bool{false, false, true, true, true, true, true, true, true}}
+	t := newTable(2, false, "scenario", "priority", "published", "delivered", "dropped",
+		"wait p50", "p99", "max", "bus p99")
 	for _, res := range r.tableRows() {
 		first := true
-		for c := numClasses - 1; c >= 0; c-- {
-			cr := res.Classes[c]
+		for c := levelHigh; c >= levelLow; c-- {
+			cr := res.Levels[c]
 			name := ""
 			if first {
 				name = scenarioLabel(res, withBus)
@@ -165,7 +99,7 @@ func writePriorityTable(w io.Writer, r *report) {
 			if cr.BusWait.Count > 0 {
 				busP99 = fmtDur(cr.BusWait.P99)
 			}
-			t.add(name, classNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
+			t.add(name, levelNames[c], fmtCount(cr.Published), fmtCount(cr.Delivered), fmtCount(cr.Dropped),
 				waitP50(cr.Wait), waitP99(cr.Wait), waitMax(cr.Wait), busP99)
 		}
 	}
@@ -181,20 +115,15 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 		}
 	}
 	fmt.Fprintf(w, "sweep: %s at each worker count (%s; queue %s, %s)\n", sw.Scenario, what, sw.Queue, r.Config.Policy)
-	t := &textTable{head: []string{"workers", "events/s", "of best", "dropped", "high wait p50/p99", "low p99", "goroutines", "heap", ""},
-		right: []bool{true, true, true, true, true, true, true, true, false}}
+	t := newTable(0, true, "workers", "events/s", "of best", "dropped", "high wait p50/p99", "low p99", "goroutines", "heap", "")
 	for _, p := range sw.Points {
-		drop := "0"
-		if p.Published > 0 {
-			drop = fmt.Sprintf("%.1f%%", 100*float64(p.Dropped)/float64(p.Published))
-		}
 		workers := strconv.Itoa(p.Workers)
 		if p.Interrupted {
 			workers += "*"
 		}
-		t.add(workers, fmtCount(int64(p.EventsPerSec)), sw.shareCell(p), drop,
-			waitPair(p.Classes[2].Wait), waitP99(p.Classes[0].Wait),
-			strconv.Itoa(p.PeakGoroutines), fmtBytes(heapGrowth(p)), strings.Join(sw.marks(p.Workers), ", "))
+		t.add(workers, fmtCount(int64(p.EventsPerSec)), sw.shareCell(p), dropShare(p),
+			waitPair(p.Levels[levelHigh].Wait), waitP99(p.Levels[levelLow].Wait),
+			strconv.Itoa(p.PeakGoroutines), fmtBytes(p.heapGrowth()), strings.Join(sw.marks(p.Workers), ", "))
 	}
 	t.write(w)
 	rec := sw.Rec
@@ -216,7 +145,7 @@ func writeSweep(w io.Writer, r *report, sw *sweepResult) {
 			continue
 		}
 		fmt.Fprintf(w, "%s = %d workers: %.0f%% of the best throughput, high p99 %s%s\n",
-			m.name, m.workers, 100*sw.share(p), waitP99(p.Classes[2].Wait), versus(m.workers, rec.Workers))
+			m.name, m.workers, 100*sw.share(p), waitP99(p.Levels[levelHigh].Wait), versus(m.workers, rec.Workers))
 	}
 }
 
@@ -238,26 +167,12 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// marks names what a worker count is: the default, the environment's, the
-// configured one, the recommended one.
-func (s *sweepResult) marks(w int) []string {
-	var m []string
-	if w == s.DefaultWorkers {
-		m = append(m, "default")
+// dropShare is the share of a run's events that were dropped.
+func dropShare(r *result) string {
+	if r.Published == 0 {
+		return "0"
 	}
-	if w == s.EnvWorkers {
-		m = append(m, "environment")
-	}
-	if w == s.ConfiguredWorkers {
-		m = append(m, "-workers")
-	}
-	if w == s.Rec.Workers {
-		m = append(m, "recommended")
-	}
-	if len(m) > 0 {
-		m[0] = "◀ " + m[0]
-	}
-	return m
+	return fmt.Sprintf("%.1f%%", 100*float64(r.Dropped)/float64(r.Published))
 }
 
 // dropCell is the dropped count with its reasons.
@@ -265,140 +180,18 @@ func dropCell(r *result) string {
 	if r.Dropped == 0 {
 		return "0"
 	}
-	var why []string
+	var reasons, counts []string
 	for _, x := range []struct {
 		name string
 		n    int64
 	}{{"full", r.Drops.QueueFull}, {"shutdown", r.Drops.Shutdown}, {"context", r.Drops.Context}, {"invalid", r.Drops.InvalidPriority}} {
 		if x.n > 0 {
-			why = append(why, x.name)
+			reasons = append(reasons, x.name)
+			counts = append(counts, x.name+" "+fmtCount(x.n))
 		}
 	}
-	if len(why) == 1 {
-		return fmtCount(r.Dropped) + " " + why[0]
+	if len(reasons) == 1 {
+		return fmtCount(r.Dropped) + " " + reasons[0]
 	}
-	var parts []string
-	for _, x := range []struct {
-		name string
-		n    int64
-	}{{"full", r.Drops.QueueFull}, {"shutdown", r.Drops.Shutdown}, {"context", r.Drops.Context}, {"invalid", r.Drops.InvalidPriority}} {
-		if x.n > 0 {
-			parts = append(parts, x.name+" "+fmtCount(x.n))
-		}
-	}
-	return fmtCount(r.Dropped) + " (" + strings.Join(parts, ", ") + ")"
-}
-
-func waitPair(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P50) + " / " + fmtDur(w.P99)
-}
-
-func waitP50(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P50)
-}
-
-func waitP99(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.P99)
-}
-
-func waitMax(w waitFigures) string {
-	if w.Count == 0 {
-		return "-"
-	}
-	return fmtDur(w.Max)
-}
-
-// textTable lays out columns, left- or right-aligned, two spaces apart.
-type textTable struct {
-	head  []string
-	right []bool
-	rows  [][]string
-}
-
-func (t *textTable) add(cells ...string) { t.rows = append(t.rows, cells) }
-
-func (t *textTable) write(w io.Writer) {
-	widths := make([]int, len(t.head))
-	for _, row := range append([][]string{t.head}, t.rows...) {
-		for i, c := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range append([][]string{t.head}, t.rows...) {
-		var b strings.Builder
-		for i, c := range row {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if t.right[i] {
-				b.WriteString(pad + c)
-			} else {
-				b.WriteString(c + pad)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-}
-
-// fmtCount formats n with thousands separators.
-func fmtCount(n int64) string {
-	if n < 0 {
-		return "-" + fmtCount(-n)
-	}
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// fmtDur rounds d to three significant digits.
-func fmtDur(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	for unit := time.Duration(1); unit < time.Hour; unit *= 10 {
-		if d < 1000*unit {
-			return d.Round(unit).String()
-		}
-	}
-	return d.Round(time.Second).String()
-}
-
-// heapGrowth is how far the live heap rose above its size at the start of
-// the run (after a collection): what the run cost, without what earlier
-// runs left behind (the runtime keeps a goroutine's descriptor for reuse
-// after it exits, so a run that started 50,000 goroutines raises the heap
-// of every later one).
-func heapGrowth(r *result) uint64 {
-	if r.PeakHeap < r.BaseHeap {
-		return 0
-	}
-	return r.PeakHeap - r.BaseHeap
-}
-
-// fmtBytes formats a size in MiB (KiB below one MiB).
-func fmtBytes(b uint64) string {
-	if b < 1<<20 {
-		return fmt.Sprintf("%dKiB", b>>10)
-	}
-	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
-}
-
-// fmtRatio formats a multiple with up to one decimal.
-func fmtRatio(x float64) string {
-	if x == float64(int64(x)) {
-		return strconv.FormatInt(int64(x), 10)
-	}
-	return strconv.FormatFloat(x, 'f', 1, 64)
+	return fmtCount(r.Dropped) + " (" + strings.Join(counts, ", ") + ")"
 }

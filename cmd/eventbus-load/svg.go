@@ -7,6 +7,22 @@ import (
 	"strings"
 )
 
+// Colours of the charts.
+const (
+	colThroughput = "#1c7ed6"
+	colHigh       = "#e8590c"
+	colMedium     = "#7048e8"
+	colLow        = "#868e96"
+	colBudget     = "#c92a2a"
+	colDefault    = "#495057"
+	colEnv        = "#0c8599"
+	colRecommend  = "#2b8a3e"
+	colDelivered  = "#40c057"
+	colDropped    = "#fa5252"
+	colGrid       = "#e9ecef"
+	colAxis       = "#adb5bd"
+)
+
 // svgWriter builds an SVG document. Every text it writes is escaped, so
 // the output is well-formed XML.
 type svgWriter struct{ b strings.Builder }

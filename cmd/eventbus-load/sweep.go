@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -38,20 +37,6 @@ type recommendation struct {
 	Reason       string        `json:"reason"`
 }
 
-// sweepCounts returns the worker counts to sweep: the listed ones plus the
-// default, the environment's and the configured count, so that where they
-// land is measured rather than interpolated.
-func sweepCounts(list []int, extra ...int) []int {
-	ws := slices.Clone(list)
-	for _, w := range extra {
-		if w > 0 {
-			ws = append(ws, w)
-		}
-	}
-	slices.Sort(ws)
-	return slices.Compact(ws)
-}
-
 // point returns the measured point at workers, or nil.
 func (s *sweepResult) point(workers int) *result {
 	for _, p := range s.Points {
@@ -65,7 +50,7 @@ func (s *sweepResult) point(workers int) *result {
 // highP99 returns the high-priority p99 wait of a point and whether it had
 // high-priority events.
 func highP99(r *result) (time.Duration, bool) {
-	w := r.Classes[2].Wait
+	w := r.Levels[levelHigh].Wait
 	return w.P99, w.Count > 0
 }
 
@@ -142,4 +127,26 @@ func (s *sweepResult) shareCell(r *result) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%%", 100*s.share(r))
+}
+
+// marks names what a worker count is: the default, the environment's, the
+// configured one, the recommended one.
+func (s *sweepResult) marks(w int) []string {
+	var m []string
+	if w == s.DefaultWorkers {
+		m = append(m, "default")
+	}
+	if w == s.EnvWorkers {
+		m = append(m, "environment")
+	}
+	if w == s.ConfiguredWorkers {
+		m = append(m, "-workers")
+	}
+	if w == s.Rec.Workers {
+		m = append(m, "recommended")
+	}
+	if len(m) > 0 {
+		m[0] = "◀ " + m[0]
+	}
+	return m
 }

@@ -28,10 +28,14 @@ import (
 
 	"github.com/brummer-dev/eventbus"
 	"github.com/brummer-dev/eventbus/bench"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the flag package printed the help
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
@@ -219,8 +223,8 @@ func sizeLine(scenario string, c bench.Config) string {
 	case "io":
 		return fmt.Sprintf("%d events from %d publishers, handler sleeps %v", c.IOEvents, c.IOPublishers, c.Handler)
 	case "flood":
-		return fmt.Sprintf("%.0f log lines/s from %d publishers (ticks of %v) = %.0fx the capacity of %d workers x %v handlers, plus process.exited every %v, for %v; then shutdown deadline %v (+%v grace); 'unfinished' = still queued then",
-			c.FloodRate(), c.FloodPublishers, c.FloodTick, c.FloodFactor, c.Workers, c.Handler, c.FloodHighEvery, c.FloodDuration, c.FloodDrain, c.Grace)
+		return fmt.Sprintf("%.0f log lines/s from %d publishers (ticks of %v) = %.0fx the capacity of %d workers x %v handlers, plus %d high (process.started/exited, error.detected) and %d medium (build.event) events/s, for %v; then shutdown deadline %v (+%v grace); 'unfinished' = still queued then",
+			c.FloodRate(), loadgen.FloodProcesses, loadgen.FloodTick, c.FloodFactor, c.Workers, c.Handler, loadgen.FloodHighPerSecond, loadgen.FloodMediumPerSecond, c.FloodDuration, c.FloodDrain, c.Grace)
 	case "burst":
 		s := fmt.Sprintf("%d events from %d publishers (window %v), handler sleeps %v; shutdown deadline %v (+%v grace); 'end:' = when the publishers returned; 'unfinished' = still queued at the cap", c.BurstEvents, c.BurstPublishers, c.BurstWindow, c.Handler, c.ShutdownDeadline, c.Grace)
 		if c.BurstEventsUnbounded > 0 && c.BurstEventsUnbounded != c.BurstEvents {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,8 +17,12 @@ func testSpec(t *testing.T, name string, cfg eventbus.Config) runSpec {
 	prof, err := parseProfile("io:100us@3,cpu:10us@1")
 	require.NoError(t, err)
 	prof.calibrate()
-	return runSpec{sc: *scenarioByName(name), cfg: cfg, prof: prof, events: 400,
-		duration: 150 * time.Millisecond, logRate: 4000}
+	s := runSpec{scenario: name, cfg: cfg, prof: prof, load: loadgen.Flood{Duration: 150 * time.Millisecond, LogRate: 4000}}
+	if b, ok := tableBurst(name); ok {
+		b.Events = 400
+		s.load = b
+	}
+	return s
 }
 
 func smallConfig(workers, queue int, policy eventbus.DropPolicy) eventbus.Config {
@@ -36,11 +41,11 @@ func requireAccounted(t *testing.T, r *result) {
 		require.True(t, c.OK, "%s: %s", c.Name, c.Detail)
 	}
 	var pub, del, drop int64
-	for c := range numClasses {
-		cr := r.Classes[c]
-		assert.Equal(t, cr.Published, cr.Delivered+cr.Dropped, classNames[c])
+	for c := range loadgen.Levels {
+		cr := r.Levels[c]
+		assert.Equal(t, cr.Published, cr.Delivered+cr.Dropped, levelNames[c])
 		assert.Equal(t, cr.Delivered, cr.Wait.Count, "one wait per delivered event")
-		assert.Equal(t, cr, r.ByLevel[classNames[c]])
+		assert.Equal(t, cr, r.ByLevel[levelNames[c]])
 		pub, del, drop = pub+cr.Published, del+cr.Delivered, drop+cr.Dropped
 	}
 	assert.Equal(t, r.Published, pub)
@@ -62,9 +67,9 @@ func TestLoadTableRunUnderBlockDeliversEverything(t *testing.T) {
 	assert.EqualValues(t, 400, r.Delivered)
 	assert.Zero(t, r.Dropped)
 	// The mix: of every 100 events 1 high, 4 medium, 95 low.
-	assert.EqualValues(t, 4, r.Classes[2].Published)
-	assert.EqualValues(t, 16, r.Classes[1].Published)
-	assert.EqualValues(t, 380, r.Classes[0].Published)
+	assert.EqualValues(t, 4, r.Levels[levelHigh].Published)
+	assert.EqualValues(t, 16, r.Levels[1].Published)
+	assert.EqualValues(t, 380, r.Levels[levelLow].Published)
 
 	assert.Positive(t, r.EventsPerSec)
 	assert.Positive(t, r.OfferedPerS)
@@ -75,11 +80,11 @@ func TestLoadTableRunUnderBlockDeliversEverything(t *testing.T) {
 	assert.Positive(t, r.BaseGoroutines)
 	assert.Positive(t, r.PeakHeap)
 	assert.False(t, r.Interrupted)
-	for c := range numClasses {
-		w := r.Classes[c].Wait
-		assert.LessOrEqual(t, w.P50, w.P99, classNames[c])
-		assert.LessOrEqual(t, w.P99, w.Max, classNames[c])
-		assert.Equal(t, r.Classes[c].Delivered, r.Classes[c].BusWait.Count, "Metrics().Wait saw every delivered event")
+	for c := range loadgen.Levels {
+		w := r.Levels[c].Wait
+		assert.LessOrEqual(t, w.P50, w.P99, levelNames[c])
+		assert.LessOrEqual(t, w.P99, w.Max, levelNames[c])
+		assert.Equal(t, r.Levels[c].Delivered, r.Levels[c].BusWait.Count, "Metrics().Wait saw every delivered event")
 	}
 	require.NotNil(t, r.Metrics)
 	assert.EqualValues(t, 400, r.Metrics.EventsProcessed)
@@ -94,7 +99,7 @@ func TestLoadTableRunUnderDropPolicyCountsDrops(t *testing.T) {
 	assert.Positive(t, r.Dropped, "a burst of 400 into a queue of 5")
 	assert.Equal(t, r.Dropped, r.Drops.QueueFull, "dropped by the policy, nothing else")
 	assert.Equal(t, r.Dropped, r.Metrics.Drops.ByPriority.Total())
-	assert.Equal(t, r.Classes[0].Dropped, r.Drops.ByPriority.Low)
+	assert.Equal(t, r.Levels[levelLow].Dropped, r.Drops.ByPriority.Low)
 }
 
 func TestNaiveRunDeliversEverything(t *testing.T) {
@@ -119,11 +124,11 @@ func TestFloodRun(t *testing.T) {
 		requireAccounted(t, r)
 		require.NotNil(t, live, "the progress source was handed out")
 		assert.Contains(t, live.status(), "published")
-		assert.Equal(t, floodLogPublishers+3, r.Publishers)
+		assert.Equal(t, loadgen.FloodProcesses+3, r.Publishers)
 		assert.Equal(t, 150*time.Millisecond, r.Duration)
-		assert.Positive(t, r.Classes[2].Published, "process and error events")
-		assert.Positive(t, r.Classes[1].Published, "build events")
-		assert.Positive(t, r.Classes[0].Published, "log lines")
+		assert.Positive(t, r.Levels[levelHigh].Published, "process and error events")
+		assert.Positive(t, r.Levels[1].Published, "build events")
+		assert.Positive(t, r.Levels[levelLow].Published, "log lines")
 		assert.GreaterOrEqual(t, r.Elapsed, 150*time.Millisecond)
 		assert.Zero(t, r.Planned)
 	}
@@ -135,8 +140,7 @@ func TestInterruptedRunStillAddsUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	spec := testSpec(t, "flood", smallConfig(1, 1, eventbus.Block))
-	spec.duration = time.Minute
-	spec.logRate = 20000
+	spec.load = loadgen.Flood{Duration: time.Minute, LogRate: 20000}
 	r := runOne(ctx, spec, nil)
 	requireAccounted(t, r)
 	assert.True(t, r.Interrupted)
@@ -148,7 +152,7 @@ func TestInterruptedRunStillAddsUp(t *testing.T) {
 func TestRecommendation(t *testing.T) {
 	pt := func(workers int, eps float64, highP99 time.Duration) *result {
 		r := &result{Workers: workers, EventsPerSec: eps, Checks: []check{{OK: true}}}
-		r.Classes[2].Wait = waitFigures{Count: 10, P50: highP99 / 2, P99: highP99, Max: highP99}
+		r.Levels[levelHigh].Wait = waitFigures{Count: 10, P50: highP99 / 2, P99: highP99, Max: highP99}
 		return r
 	}
 	sw := &sweepResult{Budget: 10 * time.Millisecond, Points: []*result{

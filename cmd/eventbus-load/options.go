@@ -1,0 +1,173 @@
+package main
+
+import (
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/brummer-dev/eventbus"
+	"github.com/brummer-dev/eventbus/internal/loadgen"
+)
+
+// options are what the flags ask for.
+type options struct {
+	scenarios []string // names, in the order of the load table
+	prof      *profile
+
+	workers  int // 0: DefaultConfig's
+	queue    int // 0: ten per worker
+	policy   eventbus.DropPolicy
+	priority bool
+	timeout  time.Duration
+
+	baseline bool
+
+	sweep         sweepMode
+	sweepWorkers  []int
+	sweepDuration time.Duration
+	p99Budget     time.Duration
+
+	duration time.Duration // the flood's, in the table
+	overload float64       // the flood's log rate in multiples of the pool's capacity
+	rate     float64       // the flood's log rate in lines/s; 0: from overload
+	scale    float64       // factor on the load table's event counts
+
+	htmlFile, jsonFile, svgFile string
+
+	args []string // the command line, for the reports
+}
+
+// sweepMode says whether the worker count is swept.
+type sweepMode int
+
+const (
+	sweepAuto sweepMode = iota // the default run: the table, then a sweep of flood
+	sweepOnly                  // -sweep: only the sweep
+	sweepOff                   // -sweep=false, or -scenario alone: only the table
+)
+
+var defaultSweepWorkers = []int{1, 2, 4, 5, 8, 10, 16, 24, 32, 48, 64}
+
+const defaultHandler = "io:1ms"
+
+func defaultOptions() options {
+	prof, err := parseProfile(defaultHandler)
+	if err != nil {
+		panic(err)
+	}
+	return options{
+		scenarios:     scenarioNames(),
+		prof:          prof,
+		policy:        eventbus.DefaultConfig().BackpressureMode,
+		priority:      true,
+		sweepWorkers:  slices.Clone(defaultSweepWorkers),
+		sweepDuration: time.Second,
+		p99Budget:     10 * time.Millisecond,
+		duration:      2 * time.Second,
+		overload:      5,
+		scale:         1,
+	}
+}
+
+// sweepRuns reports whether a sweep runs.
+func (o *options) sweepRuns() bool { return o.sweep != sweepOff }
+
+// tableRuns reports whether the scenario table runs.
+func (o *options) tableRuns() bool { return o.sweep != sweepOnly }
+
+// sweptScenarios returns the scenarios the sweep covers: flood in the
+// default run, the -scenario list with -sweep, none without a sweep.
+func (o *options) sweptScenarios() []string {
+	switch o.sweep {
+	case sweepOff:
+		return nil
+	case sweepAuto:
+		return []string{floodName}
+	}
+	return o.scenarios
+}
+
+// variants returns the buses each table scenario runs on: the event bus,
+// and with -baseline the naive one beside it.
+func (o *options) variants() []bool {
+	if o.baseline {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+// plannedRuns returns the number of runs the options make.
+func (o *options) plannedRuns() int {
+	n := 0
+	if o.tableRuns() {
+		n += len(o.scenarios) * len(o.variants())
+	}
+	return n + len(o.sweptScenarios())*len(o.sweepCounts())
+}
+
+// sweepCounts returns the worker counts of the sweep: the -sweep-workers
+// list plus the default, the environment's and the configured count, so
+// that where they land is measured rather than interpolated.
+func (o *options) sweepCounts() []int {
+	ws := slices.Clone(o.sweepWorkers)
+	for _, w := range []int{eventbus.CalculateOptimalWorkers(), eventbus.DecideSizing().Workers, o.workers} {
+		if w > 0 {
+			ws = append(ws, w)
+		}
+	}
+	slices.Sort(ws)
+	return slices.Compact(ws)
+}
+
+// config returns DefaultConfig changed by the flags, with workers workers
+// (0: DefaultConfig's). The queue follows the worker count, ten per
+// worker, unless -queue is given.
+func (o *options) config(workers int) eventbus.Config {
+	cfg := eventbus.DefaultConfig()
+	if workers > 0 {
+		cfg.Workers = workers
+		cfg.QueueSize = 0
+	}
+	if o.queue > 0 {
+		cfg.QueueSize = o.queue
+	}
+	cfg.BackpressureMode = o.policy
+	cfg.EnablePriority = o.priority
+	cfg.TimeoutDuration = o.timeout
+	cfg.MonitoringEnabled = true
+	return cfg
+}
+
+// baseWorkers is the worker count of the table's runs.
+func (o *options) baseWorkers() int {
+	if o.workers > 0 {
+		return o.workers
+	}
+	return eventbus.CalculateOptimalWorkers()
+}
+
+// logRate is the flood's log lines per second: -rate, or -overload times
+// the estimated capacity of the table's pool. The sweep keeps it, so that
+// its points share one load.
+func (o *options) logRate() float64 {
+	if o.rate > 0 {
+		return o.rate
+	}
+	return o.overload * o.prof.capacity(o.baseWorkers(), runtime.GOMAXPROCS(0))
+}
+
+// spec returns the run of scenario name with workers workers.
+func (o *options) spec(name string, workers int, naive, sweep bool, logRate float64) runSpec {
+	s := runSpec{scenario: name, cfg: o.config(workers), naive: naive, prof: o.prof}
+	if name == floodName {
+		f := loadgen.Flood{Duration: o.duration, LogRate: logRate}
+		if sweep {
+			f.Duration = o.sweepDuration
+		}
+		s.load = f
+	} else {
+		b, _ := tableBurst(name)
+		s.load = b.Scaled(o.scale)
+	}
+	return s
+}
