@@ -74,6 +74,25 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 }
 
+// BenchmarkFanOut: 4 publishers, 8 no-op handlers per event, b.N events;
+// ns/op is per event, calls/s counts handler calls.
+func BenchmarkFanOut(b *testing.B) {
+	eachImpl(b, func(b *testing.B, im Impl) {
+		cfg := DefaultConfig()
+		cfg.FanOutEvents = b.N
+		b.ReportAllocs()
+		res, err := FanOut(cfg, im)
+		if err != nil {
+			b.Fatal(err)
+		}
+		report(b, res, []metric{
+			{KeyNsPerEvent, "ns/op"},
+			{KeyAllocsPerEvent, "allocs/op"},
+			{KeyCallsPerSec, "calls/s"},
+		})
+	})
+}
+
 // BenchmarkPublish: one publisher, one no-op handler, b.N events; ns/op is
 // the time inside Publish per event.
 func BenchmarkPublish(b *testing.B) {

@@ -24,6 +24,12 @@ type Config struct {
 	ThroughputEvents     int
 	ThroughputPublishers int
 
+	// The fan-out scenario publishes FanOutEvents events from
+	// ThroughputPublishers publishers to FanOutHandlers no-op handlers of
+	// the same type.
+	FanOutEvents   int
+	FanOutHandlers int
+
 	PublishEvents int
 
 	IOEvents     int
@@ -67,6 +73,9 @@ func DefaultConfig() Config {
 		ThroughputEvents:     1_000_000,
 		ThroughputPublishers: 4,
 
+		FanOutEvents:   250_000,
+		FanOutHandlers: 8,
+
 		PublishEvents: 1_000_000,
 
 		IOEvents:     20_000,
@@ -108,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("workers %d and queue size %d must be positive", c.Workers, c.QueueSize)
 	case c.Handler < time.Millisecond:
 		return fmt.Errorf("handler time %v: sleeps under 1ms take about 1ms here; use at least 1ms", c.Handler)
+	case c.FanOutEvents < 0 || c.FanOutHandlers <= 0:
+		return fmt.Errorf("fan-out needs events >= 0 and handlers > 0 (have %d, %d)", c.FanOutEvents, c.FanOutHandlers)
 	case c.ThroughputPublishers <= 0 || c.IOPublishers <= 0 || c.BurstPublishers <= 0:
 		return fmt.Errorf("publisher counts must be positive")
 	case c.SampleEvery <= 0:

@@ -23,11 +23,14 @@ type run struct {
 	// publishers), which the goroutine figures leave out.
 	harnessG int
 	closed   bool
+	// handlers is the number of handlers each event has (fan-out), 1
+	// otherwise: the tally counts calls, the library's metrics events.
+	handlers int64
 }
 
 // newRun starts the sampler and the bus.
 func newRun(cfg Config, impl Impl, lossless bool) (*run, error) {
-	r := &run{cfg: cfg, impl: impl, tally: &Tally{}}
+	r := &run{cfg: cfg, impl: impl, tally: &Tally{}, handlers: 1}
 	r.smp = StartSampler(cfg.SampleEvery)
 	bus, err := impl.New(Options{
 		Workers:   cfg.Workers,
@@ -88,7 +91,7 @@ func (r *run) shutdown(published int64, deadline time.Duration) (shutdownResult,
 		return sr, fmt.Errorf("%s: bus did not stop within %v after every event was accounted for: %w", r.impl.Name, r.cfg.SettleTimeout, err)
 	}
 	if v, ok := r.bus.(Verifier); ok {
-		if err := v.Verify(published, r.tally.Handled(), r.tally.Dropped()); err != nil {
+		if err := v.Verify(published/r.handlers, r.tally.Handled()/r.handlers, r.tally.Dropped()); err != nil {
 			return sr, fmt.Errorf("%s: %w", r.impl.Name, err)
 		}
 	}

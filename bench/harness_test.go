@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 func tinyConfig() Config {
 	c := DefaultConfig()
 	c.ThroughputEvents = 2000
+	c.FanOutEvents = 500
 	c.PublishEvents = 2000
 	c.IOEvents = 40
 	c.FloodDuration = 120 * time.Millisecond

@@ -111,6 +111,19 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		Name:  "fanout",
+		Title: "Fan-out: 4 publishers, 8 no-op handlers per event (library: Block policy, lossless); the pools run one task per event and handler",
+		Run:   FanOut,
+		Columns: []Column{
+			col("calls/s", KeyCallsPerSec, 0),
+			rangeCol("range of runs", KeyCallsPerSec, 1e6, 2, "M"),
+			col("ns/publish", KeyNsPerPublish, 0),
+			col("allocs/event", KeyAllocsPerEvent, 2),
+			col("peak goroutines", KeyPeakGoroutines, 0),
+			col("delivered", KeyDelivered, 0),
+		},
+	},
+	{
 		Name:  "publish",
 		Title: "Publish cost: 1 publisher, one no-op handler (library: Block policy, lossless)",
 		Run:   PublishCost,

@@ -27,6 +27,7 @@ const (
 	KeyWallMs         = "wall_ms"          // from the first publish until all were delivered
 	KeyPublishMs      = "publish_ms"       // from the first publish until every publisher returned
 	KeyHandlerMs      = "handler_ms"       // the blocking handler's observed mean time
+	KeyCallsPerSec    = "calls_per_s"      // handler calls / time until all were made (fan-out)
 
 	KeyPeakGoroutines = "peak_goroutines" // goroutines above the harness's own
 	KeyPeakHeap       = "peak_heap_mib"   // HeapInuse
@@ -75,6 +76,54 @@ func publishTo(bus Bus) loadgen.Publish {
 // every event and events/s compares like with like.
 func Throughput(cfg Config, impl Impl) (Result, error) {
 	return lossless(cfg, impl, cfg.ThroughputEvents, cfg.ThroughputPublishers, nil)
+}
+
+// FanOut: cfg.ThroughputPublishers publishers publish cfg.FanOutEvents
+// events as fast as they can to cfg.FanOutHandlers no-op handlers of their
+// type; the figure is handler calls per second. The library uses the Block
+// policy, as in Throughput.
+func FanOut(cfg Config, impl Impl) (Result, error) {
+	r, err := newRun(cfg, impl, true)
+	if err != nil {
+		return nil, err
+	}
+	r.handlers = int64(cfg.FanOutHandlers)
+	for range cfg.FanOutHandlers {
+		r.bus.Subscribe(poolEvent, r.tally.Wrap(nil))
+	}
+	events := cfg.FanOutEvents
+	calls := int64(events) * int64(cfg.FanOutHandlers)
+	gen := loadgen.New(loadgen.Burst{Events: events, Publishers: cfg.ThroughputPublishers, Type: loadgen.Only(poolEvent)}, publishTo(r.bus), false)
+	r.harnessG = gen.Publishers()
+
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	tot := gen.Run(context.Background(), nil)
+	if err := r.tally.settle(calls, cfg.SettleTimeout); err != nil {
+		r.abort()
+		return nil, fmt.Errorf("%s: %w", impl.Name, err)
+	}
+	wall := time.Since(tot.Started)
+	runtime.ReadMemStats(&ms1)
+	if _, err := r.shutdown(calls, cfg.ShutdownDeadline); err != nil {
+		r.abort()
+		return nil, err
+	}
+	n := float64(max(events, 1))
+	res := Result{
+		// Every call is accounted for as a delivery of its own.
+		KeyEvents:         float64(events),
+		KeyPublished:      float64(calls),
+		KeyCallsPerSec:    float64(calls) / wall.Seconds(),
+		KeyEventsPerSec:   float64(events) / wall.Seconds(),
+		KeyNsPerEvent:     float64(wall.Nanoseconds()) / n,
+		KeyNsPerPublish:   float64(tot.Took.Nanoseconds()) / n,
+		KeyAllocsPerEvent: float64(ms1.Mallocs-ms0.Mallocs) / n,
+		KeyWallMs:         ms(wall),
+		KeyPublishMs:      ms(tot.Took),
+	}
+	r.finish(res)
+	return res, nil
 }
 
 // PublishCost: one publisher publishes cfg.PublishEvents events to one

@@ -70,7 +70,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&cfg.QueueSize, "queue", cfg.QueueSize, "channel capacity of chan-pool (the library's default queue size)")
 	fs.DurationVar(&cfg.Handler, "handler", cfg.Handler, "sleep of the blocking handlers (io, flood, burst)")
 	fs.IntVar(&cfg.ThroughputEvents, "events", cfg.ThroughputEvents, "throughput: events")
-	fs.IntVar(&cfg.ThroughputPublishers, "publishers", cfg.ThroughputPublishers, "throughput: publishers")
+	fs.IntVar(&cfg.ThroughputPublishers, "publishers", cfg.ThroughputPublishers, "throughput and fan-out: publishers")
+	fs.IntVar(&cfg.FanOutEvents, "fanout-events", cfg.FanOutEvents, "fan-out: events")
+	fs.IntVar(&cfg.FanOutHandlers, "fanout-handlers", cfg.FanOutHandlers, "fan-out: handlers per event")
 	fs.IntVar(&cfg.PublishEvents, "publish-events", cfg.PublishEvents, "publish: events")
 	fs.IntVar(&cfg.IOEvents, "io-events", cfg.IOEvents, "io: events")
 	fs.IntVar(&cfg.IOPublishers, "io-publishers", cfg.IOPublishers, "io: publishers")
@@ -218,6 +220,8 @@ func sizeLine(scenario string, c bench.Config) string {
 	switch scenario {
 	case "throughput":
 		return fmt.Sprintf("%d events from %d publishers", c.ThroughputEvents, c.ThroughputPublishers)
+	case "fanout":
+		return fmt.Sprintf("%d events from %d publishers, %d handlers each", c.FanOutEvents, c.ThroughputPublishers, c.FanOutHandlers)
 	case "publish":
 		return fmt.Sprintf("%d events from 1 publisher", c.PublishEvents)
 	case "io":
