@@ -1,7 +1,6 @@
 package eventbus
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -147,6 +146,12 @@ type Config struct {
 	// its timeout if the slow handler does not return.
 	OnSlowHandler func(ev Event, running time.Duration)
 
+	// OnSlowSubscription is called with the same reports as OnSlowHandler,
+	// and the name of the subscription whose handler is slow (its
+	// WithName, or ""). It runs on the watchdog's goroutine after
+	// OnSlowHandler, under the same rules.
+	OnSlowSubscription func(subscription string, ev Event, running time.Duration)
+
 	// ReplaceStuckWorkers makes the watchdog start a fresh worker in place
 	// of one stuck in a handler past HandlerTimeout, so that the pool keeps
 	// its capacity. Go cannot stop the stuck goroutine: when its handler
@@ -236,10 +241,6 @@ func DefaultConfig() Config {
 		MonitoringEnabled: true,
 	}
 }
-
-// ErrInvalidConfig is wrapped by every error NewEventBus returns for a bad
-// Config; the message names the field.
-var ErrInvalidConfig = errors.New("eventbus: invalid config")
 
 func configError(field string, format string, args ...any) error {
 	return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))

@@ -75,15 +75,17 @@ type Handler func(event Event)
 // type, on a fixed pool of worker goroutines. Create one with NewEventBus
 // and stop it with Shutdown or ShutdownContext.
 type EventBus struct {
-	cfg   Config // resolved: no automatic values left
-	q     *queue
-	subs  routes
-	pool  pool
-	ids   idSource
-	mon   *monitor  // nil when monitoring is off
-	wd    *watchdog // nil without Config.HandlerTimeout
-	sc    *scaler   // nil for a static pool
-	sizer sizer
+	cfg  Config // resolved: no automatic values left
+	q    *queue
+	subs routes
+	// subShards is the number of shards of every subscription's figures.
+	subShards int
+	pool      pool
+	ids       idSource
+	mon       *monitor  // nil when monitoring is off
+	wd        *watchdog // nil without Config.HandlerTimeout
+	sc        *scaler   // nil for a static pool
+	sizer     sizer
 	// batchLimit is the most events a worker takes at once: maxBatch, or
 	// one with a watchdog, which must see a stuck worker's only event.
 	batchLimit int
@@ -116,10 +118,11 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	cfg = cfg.resolved()
 	b := &EventBus{
 		cfg:     cfg,
-		q:       newQueue(&cfg),
 		waitSem: make(chan struct{}, 1),
 		idleCh:  make(chan struct{}, 1),
 	}
+	b.q = newQueue(b)
+	b.subShards = subShardsFor(runtime.GOMAXPROCS(0))
 	b.subs.init(b.priorityOf)
 	b.batchLimit = maxBatch
 	if cfg.HandlerTimeout > 0 {
@@ -167,36 +170,6 @@ func (b *EventBus) priorityOf(t EventType) Priority {
 		return p
 	}
 	return DefaultPriority(t)
-}
-
-// Subscribe registers h for events of type t. It is On without the
-// Subscription, for code written against Brummer's bus. A nil h panics.
-func (b *EventBus) Subscribe(t EventType, h Handler) {
-	b.On(t, h)
-}
-
-// On registers h for events of type t and returns the Subscription that
-// removes it. Events published after On returns reach h; events published
-// before do not. A nil h panics: it is a programming error, reported where
-// it is made rather than later inside a worker.
-func (b *EventBus) On(t EventType, h Handler) *Subscription {
-	return b.subscribe(t, false, h)
-}
-
-// OnAll registers h for every event, whatever its type, and returns the
-// Subscription that removes it. A nil h panics.
-func (b *EventBus) OnAll(h Handler) *Subscription {
-	return b.subscribe("", true, h)
-}
-
-func (b *EventBus) subscribe(t EventType, all bool, h Handler) *Subscription {
-	if h == nil {
-		panic("eventbus: nil Handler")
-	}
-	s := &Subscription{bus: b, handler: h, typ: t, all: all, done: make(chan struct{})}
-	s.active.Store(true)
-	b.subs.add(s)
-	return s
 }
 
 // Publish queues ev for its handlers with the priority of its type, under
@@ -259,47 +232,103 @@ func (b *EventBus) fill(ev *Event) (now time.Time) {
 
 func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 	now := b.fill(&ev)
-	typed, all, routePrio := b.subs.lookup(ev.Type)
-	if p == 0 {
-		p = routePrio
-		if p == 0 {
-			p = b.priorityOf(ev.Type)
+	for {
+		// A replaying subscription added after this look-up makes put
+		// refuse the event; it is routed again (see queue.put).
+		gen := b.q.replayGen.Load()
+		typed, all, routePrio := b.subs.lookup(ev.Type)
+		prio := p
+		if prio == 0 {
+			prio = routePrio
+			if prio == 0 {
+				prio = b.priorityOf(ev.Type)
+			}
+		}
+		if b.closing.Load() {
+			b.reject(&ev, prio, ErrEventBusShutdown)
+			return ErrEventBusShutdown
+		}
+		if err := ctx.Err(); err != nil {
+			b.reject(&ev, prio, err)
+			return err
+		}
+		f := getFlight()
+		n := b.route(f, &ev, typed, all)
+		if n == 0 {
+			// Nobody listens, or every filter refused: the event is
+			// processed by doing nothing, and takes no room in the queue.
+			putFlight(f)
+			b.unrouted.Add(1)
+			return nil
+		}
+		f.ev, f.typed, f.all, f.prio = ev, typed, all, prio
+		f.remaining.Store(int32(n))
+		if b.cfg.OrderingKey != nil {
+			f.key = b.cfg.OrderingKey(ev)
+		}
+		if b.mon != nil {
+			// The wait a handler sees starts here; reuse the clock reading
+			// taken for the Timestamp when there was one.
+			if now.IsZero() {
+				now = time.Now()
+			}
+			f.enqueued = monotimeOf(now)
+		}
+		a := b.q.put(ctx, f, gen)
+		if a.err == errRouteChanged {
+			putFlight(f)
+			continue
+		}
+		if a.evicted != nil {
+			b.evict(a.evicted, ErrQueueFull)
+		}
+		if a.err != nil {
+			b.reject(&f.ev, prio, a.err)
+			putFlight(f)
+		}
+		return a.err
+	}
+}
+
+// route marks in f.skip the subscriptions that get no delivery of ev
+// (ended, or refused by their filter) and returns the number that do. The
+// filters run here, in the publisher.
+func (b *EventBus) route(f *flight, ev *Event, typed, all []*Subscription) (n int) {
+	for p, s := range typed {
+		if b.accepts(s, ev) {
+			n++
+		} else {
+			f.skip.set(p)
 		}
 	}
-	if b.closing.Load() {
-		b.reject(&ev, p, ErrEventBusShutdown)
-		return ErrEventBusShutdown
-	}
-	if err := ctx.Err(); err != nil {
-		b.reject(&ev, p, err)
-		return err
-	}
-	if len(typed)+len(all) == 0 {
-		// Nobody listens: the event is processed by doing nothing, and
-		// takes no room in the queue.
-		b.unrouted.Add(1)
-		return nil
-	}
-	j := job{ev: ev, typed: typed, all: all, prio: p}
-	if b.cfg.OrderingKey != nil {
-		j.key = b.cfg.OrderingKey(ev)
-	}
-	if b.mon != nil {
-		// The wait a handler sees starts here; reuse the clock reading
-		// taken for the Timestamp when there was one.
-		if now.IsZero() {
-			now = time.Now()
+	for p, s := range all {
+		if b.accepts(s, ev) {
+			n++
+		} else {
+			f.skip.set(len(typed) + p)
 		}
-		j.enqueued = monotimeOf(now)
 	}
-	a := b.q.put(ctx, &j)
-	if a.evict {
-		b.evict(&a.evicted, ErrQueueFull)
+	return n
+}
+
+// accepts reports whether s takes ev: it has not ended and its filter, if
+// any, says yes. A filter that panics refuses, and the panic goes to
+// Config.OnPanic.
+func (b *EventBus) accepts(s *Subscription, ev *Event) (ok bool) {
+	if s.closed.Load() {
+		return false
 	}
-	if a.err != nil {
-		b.reject(&j.ev, p, a.err)
+	if s.filter == nil {
+		return true
 	}
-	return a.err
+	defer func() {
+		if r := recover(); r != nil {
+			b.pool.tally.shards[0].panics.Add(1)
+			b.reportPanic(*ev, r)
+			ok = false
+		}
+	}()
+	return s.filter(*ev)
 }
 
 // reject drops an event that never entered the queue.
@@ -309,13 +338,15 @@ func (b *EventBus) reject(ev *Event, p Priority, reason error) {
 	b.reportDrop(ev, reason)
 }
 
-// evict drops an event that had been queued: it counts towards WaitIdle's
-// generation as well as towards the drops.
-func (b *EventBus) evict(j *job, reason error) {
-	b.drops.record(j.prio, reason)
-	b.drops.evicted[j.epoch].Add(1)
-	b.reportDrop(&j.ev, reason)
+// evict drops an event that had been admitted, evicted by the policy or
+// cut at the shutdown deadline: it counts towards WaitIdle's generation as
+// well as towards the drops. f is recycled.
+func (b *EventBus) evict(f *flight, reason error) {
+	b.drops.record(f.prio, reason)
+	b.drops.evicted[f.epoch].Add(1)
+	b.reportDrop(&f.ev, reason)
 	b.notifyIdle()
+	putFlight(f)
 }
 
 // maxDropReports bounds the OnDrop calls in progress at once. An OnDrop
@@ -442,6 +473,9 @@ func (b *EventBus) ShutdownContext(ctx context.Context) error {
 		}
 	})
 	err := b.drain(ctx)
+	// Every subscription ends with the bus: their Done channels close as
+	// their last calls return, and channel subscriptions close.
+	b.subs.endAll()
 	if b.wd != nil {
 		select {
 		case <-b.wd.ticker.done:
@@ -453,20 +487,28 @@ func (b *EventBus) ShutdownContext(ctx context.Context) error {
 }
 
 // drain waits for the workers to empty the queue and exit, and drops what
-// is still queued when ctx is done first.
+// is still queued or waiting for a worker when ctx is done first.
 func (b *EventBus) drain(ctx context.Context) error {
 	select {
 	case <-b.pool.stopped:
 		return nil
 	case <-ctx.Done():
 	}
-	left := b.q.removeAll()
-	for i := range left {
-		b.evict(&left[i], ErrEventBusShutdown)
+	events, dls := b.q.removeAll(b.pool.slots())
+	// Mark every event before dropping any delivery: the last delivery of
+	// an event to finish decides whether it was processed or dropped.
+	for _, d := range dls {
+		d.f.cut.Store(true)
+	}
+	for _, f := range events {
+		b.evict(f, ErrEventBusShutdown)
+	}
+	for _, d := range dls {
+		b.dropDelivery(nil, d, ErrEventBusShutdown)
 	}
 	select {
 	case <-b.pool.stopped:
-		if len(left) == 0 {
+		if len(events)+len(dls) == 0 {
 			// The workers finished the last events meanwhile.
 			return nil
 		}

@@ -83,6 +83,16 @@ type MetricsSnapshot struct {
 	// oldest first, at most MetricsHistory samples.
 	QueueDepthHistory []DepthSample `json:"queue_depth_history"`
 
+	// Subscriptions holds the figures of every subscription that has not
+	// ended, sorted by name (see SubscriptionStats).
+	Subscriptions []SubscriptionStats `json:"subscriptions"`
+	// EndedSubscriptions holds, per name, the totals of the subscriptions
+	// that have ended, sorted by name: with Subscriptions, the per-name
+	// counts never go backwards as subscriptions come and go. An ended
+	// subscription's deliveries still running or waiting to be skipped
+	// show as Pending here until they finish.
+	EndedSubscriptions []SubscriptionStats `json:"ended_subscriptions"`
+
 	waits waitTotals // the histograms behind Wait, for WaitSince
 }
 
@@ -233,6 +243,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 		m.StuckWorkers = int(b.wd.stuck.Load())
 	}
 	m.PublishersWaiting = waiting
+	m.Subscriptions, m.EndedSubscriptions = b.subs.snapshot()
 	m.QueueDepth = PriorityCounts{Low: int64(depth[0]), Medium: int64(depth[1]), High: int64(depth[2])}
 	if b.mon != nil {
 		b.mon.fill(&m)
@@ -288,8 +299,8 @@ func (s *workerStats) beginBatch(start int64) {
 	s.busyWord.Store(s.busy - start - 1)
 }
 
-// endBatch records a batch of n events that ran from start to now: each
-// event counts in the moving average with the batch's mean time.
+// endBatch records a view of n handler calls that ran from start to now:
+// each call counts in the moving average with the view's mean time.
 func (s *workerStats) endBatch(start, now int64, n int) {
 	d := now - start
 	s.ema.addN(float64(d)/float64(max(n, 1)), n)
@@ -326,7 +337,7 @@ func (e *ema) add(x float64) {
 	e.bits.Store(math.Float64bits(e.v))
 }
 
-// addN adds x n times, in one step: n ≤ maxBatch.
+// addN adds x n times, in one step.
 func (e *ema) addN(x float64, n int) {
 	if n <= 0 {
 		return
@@ -335,15 +346,21 @@ func (e *ema) addN(x float64, n int) {
 		e.add(x)
 		n--
 	}
-	keep := emaKeep[n] // (1-alpha)^n
+	var keep float64 // (1-alpha)^n
+	if n < len(emaKeep) {
+		keep = emaKeep[n]
+	} else {
+		keep = math.Pow(1-emaAlpha, float64(n))
+	}
 	e.v = e.v*keep + x*(1-keep)
 	e.bits.Store(math.Float64bits(e.v))
 }
 
-// emaKeep[n] is (1-alpha)^n, the weight the average keeps over n values.
-var emaKeep = func() (k [maxBatch + 1]float64) {
+// emaKeep[n] is (1-alpha)^n, the weight the average keeps over n values,
+// for the n of most views.
+var emaKeep = func() (k [8 * maxBatch]float64) {
 	k[0] = 1
-	for n := 1; n <= maxBatch; n++ {
+	for n := 1; n < len(k); n++ {
 		k[n] = k[n-1] * (1 - emaAlpha)
 	}
 	return k

@@ -1,7 +1,6 @@
 package eventbus
 
 import (
-	"errors"
 	"expvar"
 	"strconv"
 	"strings"
@@ -90,10 +89,6 @@ func roundDuration(d time.Duration) time.Duration {
 func (b *EventBus) Expvar() expvar.Var {
 	return expvar.Func(func() any { return b.Metrics() })
 }
-
-// ErrExpvarNameTaken is returned by PublishExpvar when another variable
-// already has the name.
-var ErrExpvarNameTaken = errors.New("eventbus: expvar name already taken")
 
 // PublishExpvar makes the bus's metrics visible through the standard
 // library's expvar package under name, so that a program serving

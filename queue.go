@@ -1,52 +1,49 @@
 package eventbus
 
 import (
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// job is one published event on its way to its handlers.
-type job struct {
-	ev Event
-	// typed and all are the handlers, fixed when the event was published:
-	// those of its type, then the OnAll ones.
-	typed, all []*Subscription
-	key        string // Config.OrderingKey of the event; "" when unordered
-	// enqueued is the monotonic time of the publish in nanoseconds (see
-	// monotime), or 0 when monitoring is off.
-	enqueued int64
-	seq      uint64 // queue order across levels, for DropOldest
-	prio     Priority
-	epoch    uint8 // WaitIdle generation parity; see EventBus.WaitIdle
-}
-
 // queue is the bounded, prioritised hand-over between publishers and
-// workers. One mutex guards it; every critical section is a few ring
-// operations long and never calls user code.
-//
-// Queued jobs are either runnable, in the rings of lv, or parked behind an
-// earlier job of their ordered stream, in lanes. capacity bounds the two
-// together.
+// workers, and everything a free worker may take: queued events, the
+// unclaimed deliveries of events other workers took (open views), the
+// deliveries waiting in the mailboxes of subscriptions with a free slot,
+// and deliveries that their ordered stream let go. One mutex guards it all;
+// every critical section is a few list operations long and never calls
+// user code.
 type queue struct {
-	mu    sync.Mutex
-	work  sync.Cond // signalled when a job becomes runnable or the queue closes
-	lv    levels
-	lanes lanes
+	mu   sync.Mutex
+	work sync.Cond // signalled when work becomes runnable or the queue closes
+	lv   levels    // queued events
+	// open lists, per level, the views that may have deliveries to steal.
+	open [numLevels]openList
+	// ready lists, per level, the mailboxes with waiting deliveries and a
+	// free slot, by their highest waiting level.
+	ready [numLevels]mailboxList
+	// released holds, per level, deliveries to subscriptions without a
+	// mailbox whose ordered stream let them go.
+	released [numLevels]fifo[delivery]
+	lanes    lanes
 	// halfFull is called, outside the lock, when a publish leaves the queue
 	// more than half full; a dynamic pool's scaler listens. nil otherwise.
 	halfFull func()
-	// open lists, per level, the batches that may have unstarted jobs a
-	// free worker can steal (see stealLocked).
-	open     [numLevels]openList
-	queued   int // jobs runnable or parked
+	// queued counts what takes room in the queue: events in lv, and the
+	// deliveries that Block mailboxes set aside beyond their buffer.
+	queued   int
 	capacity int
+	// held counts deliveries not on a worker yet: in mailboxes, lanes and
+	// released. The workers exit at shutdown once nothing is queued or held.
+	held     int
 	policy   DropPolicy
 	timeout  time.Duration
 	waiters  [numLevels]waitList
 	nwaiting int
-	// runningLow counts the Low jobs that workers are running, which may
+	// runningLow counts the views of Low work that workers hold, which may
 	// not exceed lowCap(): the other members are reserved for Medium and
-	// High events. members counts the workers taking events (a stuck one
+	// High events. members counts the workers taking work (a stuck one
 	// that was replaced no longer does), reserved is
 	// Config.ReservedWorkers.
 	runningLow int
@@ -61,16 +58,28 @@ type queue struct {
 	// next pop, to shrink it.
 	retiring int
 	// epoch is the parity of the current WaitIdle generation; admitted
-	// counts the jobs ever queued under each parity.
+	// counts the events ever queued under each parity.
 	epoch    uint8
 	admitted [2]int64
+	// replayGen changes, under the lock, whenever a replaying subscription
+	// is added; see put.
+	replayGen atomic.Uint64
+	// boxes holds the mailboxes of the subscriptions that have not ended.
+	boxes map[*mailbox]struct{}
+	bus   *EventBus
 }
 
-func newQueue(cfg *Config) *queue {
+// errRouteChanged makes a publisher route its event again (see put).
+var errRouteChanged = errors.New("eventbus: subscriptions changed")
+
+func newQueue(b *EventBus) *queue {
+	cfg := &b.cfg
 	q := &queue{
 		capacity: cfg.QueueSize,
 		policy:   cfg.BackpressureMode,
 		timeout:  cfg.TimeoutDuration,
+		boxes:    make(map[*mailbox]struct{}),
+		bus:      b,
 	}
 	q.members, q.reserved = cfg.Workers, cfg.ReservedWorkers
 	q.lv.limit = cfg.StarvationLimit
@@ -78,24 +87,21 @@ func newQueue(cfg *Config) *queue {
 	return q
 }
 
-// admitLocked queues a new job: runnable, or parked behind an earlier job
-// of its stream. The lock must be held and there must be room.
-func (q *queue) admitLocked(j *job) {
-	j.epoch = q.epoch
+// admitLocked queues a new event. The lock must be held and there must be
+// room.
+func (q *queue) admitLocked(f *flight) {
+	f.epoch = q.epoch
 	q.admitted[q.epoch]++
 	q.queued++
-	q.lv.stamp(j)
-	if j.key != "" && q.lanes.park(j) {
-		return
-	}
-	q.runnableLocked(j)
+	q.lv.stamp(f)
+	q.lv.push(f)
+	q.signalLocked(int(f.prio - 1))
 }
 
-// runnableLocked puts j in its ring and wakes a parked worker that may take
-// it. The lock must be held.
-func (q *queue) runnableLocked(j *job) {
-	q.lv.push(j)
-	if q.idle > 0 && (j.prio != PriorityLow || q.lowAllowed()) {
+// signalLocked wakes a parked worker for new work at level i, if one may
+// take it. The lock must be held.
+func (q *queue) signalLocked(i int) {
+	if q.idle > 0 && (i != lowLevel || q.lowAllowed()) {
 		q.idle--
 		q.work.Signal()
 	}
@@ -105,107 +111,282 @@ func (q *queue) runnableLocked(j *job) {
 type popResult uint8
 
 const (
-	popJob      popResult = iota // a job, in the worker's batch
+	popWork     popResult = iota // work, in the worker's view
 	popClosed                    // the queue is closed and empty: exit
 	popRetire                    // the pool shrinks: leave it
 	popDetached                  // the watchdog replaced the worker: leave
 )
 
-// lowCap is the number of workers that may run Low events at once: all
+// lowCap is the number of workers that may run Low work at once: all
 // members but the reserved ones, and at least one, however small a
 // dynamic pool is.
 func (q *queue) lowCap() int { return q.members - min(q.reserved, q.members-1) }
 
-// lowAllowed reports whether a free worker may take a Low job now.
+// lowAllowed reports whether a free worker may take Low work now.
 func (q *queue) lowAllowed() bool { return q.runningLow < q.lowCap() }
 
-// pop gives back what the worker's previous batch held (if giveLow, its
-// Low slot), then waits for work the worker may run and
-// takes a batch of it into w.bt: the head of the level a free worker must
-// serve, and with it up to bt.target-1 more jobs of that level while
-// handlers are fast (see batch). A worker asked to retire leaves between
-// batches, never with one in hand. parked says whether the worker had to
-// wait. The slots it frees go straight to the highest-priority waiting
-// publishers, if any.
-func (q *queue) pop(w *worker, giveLow bool) (got popResult, parked bool) {
-	bt := &w.bt
+// workLocked says which levels have work, and which of those a free
+// worker may take now.
+func (q *queue) workLocked(has, runnable *[numLevels]bool) (any bool) {
+	lowOK := q.lowAllowed()
+	for i := range has {
+		has[i] = q.lv.depth(i) > 0 || q.open[i].head != nil || q.ready[i].head != nil || q.released[i].len() > 0
+		runnable[i] = has[i] && (i != lowLevel || lowOK)
+		any = any || has[i]
+	}
+	return any
+}
+
+// pop gives back what the worker's previous view held, then waits for work
+// the worker may run and takes it into w.v: from the level a free worker
+// must serve (see levels.choose), the unclaimed half of another worker's
+// view first, then released deliveries, then a ready mailbox, then queued
+// events. A worker asked to retire leaves between views, never with one
+// in hand. Deliveries that a mailbox dropped on the way are left in
+// w.drops for the worker to report outside the lock.
+func (q *queue) pop(w *worker) popResult {
+	v := &w.v
 	q.mu.Lock()
-	q.releaseLocked(bt, giveLow)
+	q.releaseLocked(v)
 	// The watchdog marks a worker detached under q.mu, and only while the
 	// worker is inside a handler call: looking here, under the lock, a
-	// worker cannot miss the mark and go on taking events uncounted.
+	// worker cannot miss the mark and go on taking work uncounted.
 	if w.detached.Load() {
-		q.wakeLocked() // its streams may have made work runnable
+		q.wakeLocked()
 		q.mu.Unlock()
-		return popDetached, false
+		return popDetached
 	}
-	var i int
+	parked := false
 	for {
 		// A worker leaves only if the reserved capacity survives it: while
-		// more workers run Low events than the smaller pool allows, the
-		// free one stays and those leave as their events end.
+		// more workers run Low work than the smaller pool allows, the free
+		// one stays and those leave as their views end.
 		if q.retiring > 0 && !q.closed && q.members-1-q.runningLow >= min(q.reserved, q.members-1) {
 			q.retiring--
 			q.members--
 			q.mu.Unlock()
-			return popRetire, parked
+			return popRetire
 		}
-		if i = q.lv.next(q.lowAllowed()); i >= 0 {
-			break
+		var has, runnable [numLevels]bool
+		anyWork := q.workLocked(&has, &runnable)
+		if i, starved := q.lv.choose(&has, &runnable); i >= 0 {
+			if n := q.takeLocked(w, i, starved, &has); n > 0 {
+				q.lv.served(i, n, &has)
+				break
+			}
+			continue // only views with nothing left to steal were listed
 		}
-		if q.stealLocked(bt) {
-			q.mu.Unlock()
-			return popJob, parked
-		}
-		if q.closed && q.queued == 0 {
-			// Workers may be parked although the queue was not empty
-			// (Low events waiting for a Low slot): wake them all to exit.
+		if q.closed && !anyWork {
+			// Workers may be parked although work is left (Low work
+			// waiting for a Low slot): wake them all to exit.
 			q.idle = 0
 			q.work.Broadcast()
 			q.mu.Unlock()
-			return popClosed, parked
+			return popClosed
 		}
 		if !parked {
-			bt.clear() // hold no reference to old events while idle
+			v.clear() // hold no reference to old events while idle
 		}
 		q.idle++
 		parked = true
 		q.work.Wait()
 	}
-	// Take one job, plus more of the same level if handlers are fast, but
-	// leave a share for workers that are parked.
-	k := max(1, min(bt.target, q.lv.depth(i)/(q.idle+1)))
-	bt.start(q.lv.popBatch(i, bt.jobs[:k]))
-	q.queued -= bt.n
-	bt.low = i == lowLevel
-	if bt.low {
-		q.runningLow++
-	}
-	if bt.n > 1 {
-		q.open[i].push(bt, i)
-	}
-	for k := 0; k < bt.n && q.nwaiting > 0; k++ {
-		q.handOffLocked()
-	}
-	// More may be runnable than this worker takes: a released stream or
-	// Low slot can make work for a worker that is parked.
+	q.fillRoomLocked()
+	// More may be runnable than this worker takes.
 	q.wakeLocked()
 	q.mu.Unlock()
-	return popJob, parked
+	return popWork
+}
+
+// takeLocked takes work of level i into the worker's view and returns the
+// number of dispatches it counts for (events taken from the queue, or one),
+// or 0 when level i had nothing after all. A starvation turn takes one
+// event or delivery.
+func (q *queue) takeLocked(w *worker, i int, starved bool, has *[numLevels]bool) int {
+	v := &w.v
+	limit := max(v.target, 1)
+	if starved {
+		limit = 1
+	}
+	n := 0
+	switch {
+	case q.stealLocked(v, i):
+		n = 1
+	case q.released[i].len() > 0:
+		v.dl = v.dl[:0]
+		for len(v.dl) < limit && q.released[i].len() > 0 {
+			v.dl = append(v.dl, q.released[i].pop())
+		}
+		q.held -= len(v.dl)
+		n = 1
+	case q.ready[i].head != nil:
+		m := q.ready[i].head
+		v.dl = growTo(v.dl, limit)
+		k, unAside := m.take(v.dl)
+		v.dl = v.dl[:k]
+		q.held -= k
+		q.queued -= unAside
+		m.running++
+		v.box = m
+		q.relistLocked(m)
+		n = 1
+	case q.lv.depth(i) > 0:
+		// Take one event, plus more of the same level if handlers are
+		// fast, but leave a share for workers that are parked.
+		k := max(1, min(limit, q.lv.batchLimit(i, has), q.lv.depth(i)/(q.idle+1)))
+		v.dl = v.dl[:0]
+		q.expandLocked(w, i, k)
+		q.queued -= k
+		n = k
+	default:
+		return 0
+	}
+	v.start(i)
+	v.low = i == lowLevel
+	if v.low {
+		q.runningLow++
+	}
+	if len(v.dl) > 1 && v.box == nil {
+		q.open[i].push(v, i)
+	}
+	return n
+}
+
+func growTo(dl []delivery, n int) []delivery {
+	if cap(dl) < n {
+		return make([]delivery, n)
+	}
+	return dl[:n]
+}
+
+// expandLocked takes k events of level i from the queue and turns them
+// into deliveries: into the worker's view for subscriptions without a
+// mailbox, into their mailbox for the others, behind the busy delivery of
+// their ordered stream when there is one. It counts each delivery as
+// matched by its subscription, and records the events' waits.
+func (q *queue) expandLocked(w *worker, i, k int) {
+	v := &w.v
+	b := q.bus
+	var now int64
+	if b.mon != nil {
+		now = monotime()
+	}
+	var run *flight // the first event of a run sharing one route
+	runLen := 0
+	for n := 0; n < k; n++ {
+		f := q.lv.pop(i)
+		if b.mon != nil {
+			w.shard.waits.record(f, now)
+		}
+		// Events of one type share their route: count them as matched
+		// once per run, not once per event.
+		if run != nil && (!f.skip.empty() || !sameRoute(run, f)) {
+			b.countMatched(w, run, runLen)
+			run = nil
+		}
+		if run == nil {
+			run, runLen = f, 0
+		}
+		runLen++
+		for p, np := 0, f.nsubs(); p < np; p++ {
+			if f.skip.has(p) {
+				continue
+			}
+			d := delivery{f, f.sub(p)}
+			switch {
+			case d.s.closed.Load():
+				// Ended since the publish: no delivery, not matched.
+				w.unmatched = append(w.unmatched, f)
+			case d.s.ordered && f.key != "" && q.lanes.park(d):
+				q.held++
+			case d.s.box != nil:
+				w.drops = q.pushBoxLocked(d, w.drops)
+			default:
+				v.dl = append(v.dl, d)
+			}
+		}
+		if !f.skip.empty() {
+			b.countMatched(w, run, runLen)
+			run = nil
+		}
+	}
+	if run != nil {
+		b.countMatched(w, run, runLen)
+	}
+	// Only now, with the events no longer looked at: the last of these may
+	// finish its event, which recycles it. An event taken from the queue
+	// was never cut, so finishing it calls no user code.
+	for i, f := range w.unmatched {
+		b.release(w, f)
+		w.unmatched[i] = nil
+	}
+	w.unmatched = w.unmatched[:0]
+}
+
+func sameRoute(a, b *flight) bool {
+	return len(a.typed) == len(b.typed) && len(a.all) == len(b.all) &&
+		(len(a.typed) == 0 || &a.typed[0] == &b.typed[0]) &&
+		(len(a.all) == 0 || &a.all[0] == &b.all[0])
+}
+
+// pushBoxLocked puts d in its subscription's mailbox, under the buffer's
+// policy, and returns drops with the delivery the policy dropped, if any,
+// appended.
+func (q *queue) pushBoxLocked(d delivery, drops []delivery) []delivery {
+	m := d.s.box
+	before := m.waiting
+	dropped, drop, aside := m.push(d)
+	q.held += m.waiting - before
+	if aside {
+		q.queued++
+	}
+	if drop {
+		drops = append(drops, dropped)
+	}
+	q.relistLocked(m)
+	return drops
+}
+
+// relistLocked puts m in the ready list of its highest waiting level while
+// it has deliveries waiting and a free slot, and takes it out otherwise.
+func (q *queue) relistLocked(m *mailbox) {
+	if m.readyLevel >= 0 {
+		q.ready[m.readyLevel].remove(m)
+	}
+	if m.ready() {
+		lv := m.head()
+		q.ready[lv].push(m, lv)
+		q.signalLocked(lv)
+	}
 }
 
 // wakeLocked wakes a parked worker if there is work it may take. The lock
 // must be held.
 func (q *queue) wakeLocked() {
-	if q.idle > 0 && q.lv.next(q.lowAllowed()) >= 0 {
-		q.idle--
-		q.work.Signal()
+	if q.idle == 0 {
+		return
+	}
+	var has, runnable [numLevels]bool
+	q.workLocked(&has, &runnable)
+	for i := range runnable {
+		if runnable[i] {
+			q.idle--
+			q.work.Signal()
+			return
+		}
 	}
 }
 
-// join counts n workers that start taking events. Members more may raise
-// lowCap, making queued Low jobs runnable for a worker that is parked,
-// possibly a new one itself, which may have looked before it counted.
+// fillRoomLocked admits waiting publishers while there is room.
+func (q *queue) fillRoomLocked() {
+	for q.nwaiting > 0 && q.queued < q.capacity {
+		q.handOffLocked()
+	}
+}
+
+// join counts n workers that start taking work. Members more may raise
+// lowCap, making Low work runnable for a worker that is parked, possibly a
+// new one itself, which may have looked before it counted.
 func (q *queue) join(n int) {
 	if n == 0 {
 		return
@@ -216,10 +397,10 @@ func (q *queue) join(n int) {
 	q.mu.Unlock()
 }
 
-// retire asks n workers to leave the pool between events. It wakes up to
-// n parked workers, the idle ones, to leave first; busy ones leave at
-// their next pop. Waking only as many as must leave keeps a large pool's
-// shrink proportional to the change.
+// retire asks n workers to leave the pool between views. It wakes up to n
+// parked workers, the idle ones, to leave first; busy ones leave at their
+// next pop. Waking only as many as must leave keeps a large pool's shrink
+// proportional to the change.
 func (q *queue) retire(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -240,137 +421,68 @@ func (q *queue) unretire(n int) int {
 	return k
 }
 
-// releaseLocked takes a finished batch off the open list and, if giveLow,
-// gives back its Low slot.
-func (q *queue) releaseLocked(bt *batch, giveLow bool) {
-	if giveLow {
+// releaseLocked gives back what a finished view held: its place in the
+// open list, its Low slot, its mailbox slot.
+func (q *queue) releaseLocked(v *view) {
+	if v.openLevel >= 0 {
+		q.open[v.openLevel].remove(v)
+	}
+	if v.low {
+		v.low = false
 		q.runningLow--
 	}
-	if bt.openLevel >= 0 {
-		q.open[bt.openLevel].remove(bt)
+	if m := v.box; m != nil {
+		v.box = nil
+		m.running--
+		q.relistLocked(m)
 	}
-	bt.n, bt.ran = 0, 0
 }
 
-// stealLocked takes into bt the unstarted rest of the batch of a worker
-// that is busy with an earlier event of it, for a worker that found
-// nothing in the queue: the highest level such a rest holds, as a free
-// worker takes from the queue. It reports whether it took anything. It
-// looks only at the open lists, and drops from them the batches it finds
-// with nothing left, so a steal costs O(1) amortised however large the
-// pool.
-func (q *queue) stealLocked(bt *batch) bool {
-	for lv := numLevels - 1; lv >= 0; lv-- {
-		if lv == lowLevel && !q.lowAllowed() {
-			continue
-		}
-		l := &q.open[lv]
-		for v := l.head; v != nil; {
-			next := v.openNext
-			if v == bt {
-				v = next
-				continue
-			}
-			from, ok := v.stealable()
-			if !ok {
-				// Nothing left to steal: the owner claimed it all.
-				l.remove(v)
-				v = next
-				continue
-			}
-			if !v.steal(from, bt) {
-				continue // the owner claimed a job meanwhile: look again
-			}
-			bt.low = lv == lowLevel
-			if bt.low {
-				q.runningLow++
-			}
-			if bt.n > 1 {
-				l.push(bt, lv)
+// stealLocked takes into v half of what is left of another worker's view
+// of level i, and reports whether it took anything. It looks only at the
+// open list, and drops from it the views it finds with nothing left, so a
+// steal costs O(1) amortised however large the pool.
+func (q *queue) stealLocked(v *view, i int) bool {
+	l := &q.open[i]
+	for o := l.head; o != nil; {
+		next := o.openNext
+		if o != v && o.steal(v) {
+			if o.left() == 0 {
+				l.remove(o)
 			}
 			return true
 		}
+		if o != v {
+			l.remove(o) // nothing left: the owner claimed it all
+		}
+		o = next
 	}
 	return false
 }
 
-// releaseStream ends j's turn in its ordered stream as soon as j's
-// handlers have run, so that the stream's next event may start on any
-// free worker even while this worker goes on to a handler that blocks.
-func (q *queue) releaseStream(j *job) {
+// releaseStream ends d's turn in its ordered stream, so that the stream's
+// next delivery may start on any free worker even while this worker goes
+// on to a handler that blocks. A next delivery that its mailbox drops goes
+// to drops, which the caller reports.
+func (q *queue) releaseStream(d delivery, drops []delivery) []delivery {
 	q.mu.Lock()
-	q.releaseStreamLocked(j)
-	q.mu.Unlock()
-}
-
-// releaseStreamLocked makes the next parked job of j's stream runnable, or
-// forgets the stream.
-func (q *queue) releaseStreamLocked(j *job) {
-	var next job
-	if q.lanes.release(j, &next) {
-		q.runnableLocked(&next)
+	defer q.mu.Unlock()
+	next, ok := q.lanes.release(d)
+	if !ok {
+		return drops
 	}
-}
-
-// releaseLow gives back the Low slot of a worker declared stuck, at once,
-// so that its replacement may run Low events; the worker gives back its
-// streams at its next pop, when its handler returns.
-func (q *queue) releaseLow() {
-	q.mu.Lock()
-	q.runningLow--
-	q.wakeLocked() // the freed slot may make work runnable
-	q.mu.Unlock()
-}
-
-// evictLocked removes the job of level i that was queued first into *dst,
-// whether it is runnable or parked behind an earlier job of its stream.
-// The level must hold a job. A runnable job's stream moves on to its next
-// event, so a drop never stalls a key.
-func (q *queue) evictLocked(i int, dst *job) {
-	q.queued--
-	parked, ok := q.lanes.oldestParkedSeq(i)
-	if q.lv.depth(i) > 0 && (!ok || q.lv.rings[i].front().seq < parked) {
-		q.lv.popFrom(i, dst)
-		if dst.key != "" {
-			q.releaseStreamLocked(dst)
-		}
-		return
+	if next.s.box != nil {
+		q.held--
+		return q.pushBoxLocked(next, drops)
 	}
-	q.lanes.oldestParked(i, dst)
-}
-
-// depthLocked returns the jobs queued at level i, runnable or parked.
-func (q *queue) depthLocked(i int) int { return q.lv.depth(i) + q.lanes.parked[i] }
-
-// oldestLocked returns the level of the job that was queued first,
-// runnable or parked. The queue must not be empty.
-func (q *queue) oldestLocked() int {
-	best, bestSeq := -1, uint64(0)
-	for i := 0; i < numLevels; i++ {
-		seq, ok := q.lanes.oldestParkedSeq(i)
-		if q.lv.depth(i) > 0 && (!ok || q.lv.rings[i].front().seq < seq) {
-			seq, ok = q.lv.rings[i].front().seq, true
-		}
-		if ok && (best < 0 || seq < bestSeq) {
-			best, bestSeq = i, seq
-		}
-	}
-	return best
-}
-
-// lowestLocked returns the lowest level that holds a job. The queue must
-// not be empty.
-func (q *queue) lowestLocked() int {
-	for i := 0; i < numLevels; i++ {
-		if q.depthLocked(i) > 0 {
-			return i
-		}
-	}
-	return numLevels - 1
+	lv := int(next.f.prio - 1)
+	q.released[lv].push(next)
+	q.signalLocked(lv)
+	return drops
 }
 
 // close stops intake: later puts fail with ErrEventBusShutdown, waiting
-// publishers are refused, and parked workers wake to drain what is queued
+// publishers are refused, and parked workers wake to drain what is left
 // and then exit.
 func (q *queue) close() {
 	q.mu.Lock()
@@ -381,28 +493,44 @@ func (q *queue) close() {
 	q.mu.Unlock()
 }
 
-// removeAll empties the queue and returns what it held, for a shutdown
-// whose deadline passed.
-func (q *queue) removeAll() []job {
+// removeAll empties the queue for a shutdown whose deadline passed: it
+// returns the queued events, and the deliveries held or left unclaimed in
+// views, which the caller drops.
+func (q *queue) removeAll(views []*worker) (events []*flight, dls []delivery) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]job, 0, q.queued)
 	for i := 0; i < numLevels; i++ {
 		for q.lv.depth(i) > 0 {
-			var j job
-			q.lv.popFrom(i, &j)
-			out = append(out, j)
+			events = append(events, q.lv.pop(i))
+		}
+		for q.released[i].len() > 0 {
+			dls = append(dls, q.released[i].pop())
+		}
+		for m := q.ready[i].head; m != nil; m = q.ready[i].head {
+			q.ready[i].remove(m)
+		}
+		for o := q.open[i].head; o != nil; o = q.open[i].head {
+			q.open[i].remove(o)
 		}
 	}
-	out = q.lanes.removeAll(out)
-	q.queued = 0
+	for _, w := range views {
+		var rest view
+		for w.v.steal(&rest) {
+			dls = append(dls, rest.dl...)
+		}
+	}
+	dls = q.lanes.removeAll(dls)
+	for m := range q.boxes {
+		dls, _ = m.drain(dls) // queued is reset below
+	}
+	q.queued, q.held = 0, 0
 	q.idle = 0
 	q.work.Broadcast() // parked workers exit now that nothing is left
-	return out
+	return events, dls
 }
 
 // nextEpoch starts a new WaitIdle generation and returns the parity of the
-// one it ended with the number of jobs ever queued under that parity.
+// one it ended with the number of events ever queued under that parity.
 func (q *queue) nextEpoch() (parity uint8, admitted int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -418,31 +546,20 @@ func (q *queue) epochParity() uint8 {
 	return q.epoch
 }
 
-// admittedIn returns the number of jobs ever queued under parity p.
+// admittedIn returns the number of events ever queued under parity p.
 func (q *queue) admittedIn(p uint8) int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.admitted[p]
 }
 
-// counts returns the number of queued jobs per level, Low first, the
-// number of jobs ever queued, and the number of waiting publishers.
+// counts returns the number of queued events per level, Low first, the
+// number of events ever queued, and the number of waiting publishers.
 func (q *queue) counts() (depth [numLevels]int, admitted int64, waiting int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i := range depth {
-		depth[i] = q.depthLocked(i)
+		depth[i] = q.lv.depth(i)
 	}
 	return depth, q.admitted[0] + q.admitted[1], q.nwaiting
-}
-
-// nsubs returns the number of handlers of j.
-func (j *job) nsubs() int { return len(j.typed) + len(j.all) }
-
-// sub returns j's i-th handler: typed ones first, then OnAll ones.
-func (j *job) sub(i int) *Subscription {
-	if i < len(j.typed) {
-		return j.typed[i]
-	}
-	return j.all[i-len(j.typed)]
 }

@@ -354,10 +354,11 @@ func TestADetachedWorkerLeavesAtItsNextPop(t *testing.T) {
 	b.Publish(Event{Type: BuildEvent})
 	b.Publish(Event{Type: BuildEvent})
 	var w worker
+	w.v.openLevel = -1
 	w.detached.Store(true)
-	got, _ := b.q.pop(&w, false)
+	got := b.q.pop(&w)
 	assert.Equal(t, popDetached, got)
-	assert.Zero(t, w.bt.n, "it took nothing")
+	assert.Zero(t, len(w.v.dl), "it took nothing")
 	waitIdle(t, b)
 	requireAccounted(t, b)
 }

@@ -2,11 +2,14 @@ package eventbus
 
 import (
 	"hash/maphash"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// routes maps event types to their subscriptions. Publishers read it with
+// routes maps event types to their subscriptions, and keeps every
+// subscription's figures for Metrics. Publishers read it with
 // a few atomic loads and no lock; Subscribe and Unsubscribe serialise on a
 // mutex. Every change costs O(1) amortised, whatever the number of other
 // subscriptions and types: a subscription is appended to its type's list
@@ -19,6 +22,15 @@ type routes struct {
 	all    atomic.Pointer[subList] // OnAll subscriptions
 	prioOf func(EventType) Priority
 	seed   maphash.Seed
+
+	// The subscriptions by state, under mu: active ones; ended ones whose
+	// deliveries are not all finished; and the final figures of the
+	// finished ones, summed per name. ended says that Shutdown has ended
+	// every subscription.
+	active  map[*Subscription]struct{}
+	ending  map[*Subscription]struct{}
+	retired map[string]*SubscriptionStats
+	ended   bool
 }
 
 // route is the subscriptions of one event type and the type's priority,
@@ -51,6 +63,9 @@ func (t *routes) init(prioOf func(EventType) Priority) {
 	t.seed = maphash.MakeSeed()
 	t.index.Store(newRouteIndex(8))
 	t.all.Store(&subList{})
+	t.active = make(map[*Subscription]struct{})
+	t.ending = make(map[*Subscription]struct{})
+	t.retired = make(map[string]*SubscriptionStats)
 }
 
 func newRouteIndex(n int) *routeIndex { return &routeIndex{slots: make([]atomic.Pointer[route], n)} }
@@ -78,50 +93,130 @@ func (t *routes) lookup(typ EventType) (typed, all []*Subscription, prio Priorit
 	return nil, all, 0
 }
 
-// add registers s: for every event, or for each of its types.
-func (t *routes) add(s *Subscription) {
+// add registers s for each of its types, or for every event, unless the
+// bus has ended its subscriptions (Shutdown): it reports whether it did.
+func (t *routes) add(s *Subscription) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ended {
+		return false
+	}
+	if s.box != nil {
+		q := s.bus.q
+		q.mu.Lock()
+		q.boxes[s.box] = struct{}{}
+		q.mu.Unlock()
+	}
+	t.active[s] = struct{}{}
 	if s.all {
 		t.all.Store(appendSub(t.all.Load(), s))
-		return
+		return true
 	}
-	r := t.find(t.index.Load(), s.typ)
-	if r == nil {
-		r = &route{typ: s.typ, prio: t.prioOf(s.typ)}
-		r.subs.Store(&subList{})
-		t.insertLocked(r)
+	for _, typ := range s.types {
+		r := t.find(t.index.Load(), typ)
+		if r == nil {
+			r = &route{typ: typ, prio: t.prioOf(typ)}
+			r.subs.Store(&subList{})
+			t.insertLocked(r)
+		}
+		r.subs.Store(appendSub(r.subs.Load(), s))
 	}
-	r.subs.Store(appendSub(r.subs.Load(), s))
+	return true
 }
 
-// remove takes s out: it is marked, and its list compacted once half of
-// the list has ended. Readers skip ended subscriptions meanwhile.
-func (t *routes) remove(s *Subscription) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !s.listed {
-		return // a compaction already dropped it
+// removeLocked takes s out of its lists: it is counted as ended there, and
+// a list is compacted once half of it has ended. Readers skip ended
+// subscriptions meanwhile. The caller holds mu, and has marked s closed
+// under it.
+func (t *routes) removeLocked(s *Subscription) {
+	delete(t.active, s)
+	if !s.retired.Load() {
+		t.ending[s] = struct{}{}
 	}
-	s.listed = false
 	if s.all {
 		t.all.Store(endSub(t.all.Load()))
 		return
 	}
-	if r := t.find(t.index.Load(), s.typ); r != nil {
-		r.subs.Store(endSub(r.subs.Load()))
+	for _, typ := range s.types {
+		if r := t.find(t.index.Load(), typ); r != nil {
+			r.subs.Store(endSub(r.subs.Load()))
+		}
+	}
+}
+
+// retire moves the final figures of an ended subscription into the totals
+// of its name.
+func (t *routes) retire(s *Subscription) {
+	st := s.stats.read()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.ending, s)
+	tot := t.retired[s.name]
+	if tot == nil {
+		tot = &SubscriptionStats{Name: s.name}
+		t.retired[s.name] = tot
+	}
+	tot.add(&st)
+}
+
+// snapshot returns the figures of the active subscriptions, sorted by
+// name, and the totals per name of the ended ones (those whose figures
+// are final and those still finishing), so that no count is missed or
+// counted twice while subscriptions end.
+func (t *routes) snapshot() (active, ended []SubscriptionStats) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	active = make([]SubscriptionStats, 0, len(t.active))
+	for s := range t.active {
+		active = append(active, s.Stats())
+	}
+	totals := make(map[string]*SubscriptionStats, len(t.retired))
+	for name, tot := range t.retired {
+		c := *tot
+		totals[name] = &c
+	}
+	for s := range t.ending {
+		st := s.stats.read()
+		tot := totals[s.name]
+		if tot == nil {
+			tot = &SubscriptionStats{Name: s.name}
+			totals[s.name] = tot
+		}
+		tot.add(&st)
+	}
+	ended = make([]SubscriptionStats, 0, len(totals))
+	for _, tot := range totals {
+		ended = append(ended, *tot)
+	}
+	slices.SortFunc(active, byName)
+	slices.SortFunc(ended, byName)
+	return active, ended
+}
+
+func byName(a, b SubscriptionStats) int { return strings.Compare(a.Name, b.Name) }
+
+// endAll ends every subscription, for a bus that has shut down, and any
+// made later at once.
+func (t *routes) endAll() {
+	t.mu.Lock()
+	t.ended = true
+	subs := make([]*Subscription, 0, len(t.active))
+	for s := range t.active {
+		subs = append(subs, s)
+	}
+	t.mu.Unlock()
+	for _, s := range subs {
+		s.end()
 	}
 }
 
 func appendSub(l *subList, s *Subscription) *subList {
-	s.listed = true
 	return &subList{subs: append(l.subs, s), ended: l.ended}
 }
 
 // endSub counts one more ended entry and compacts the list when half of
-// it has ended: O(1) amortised per removal. A compaction also drops the
-// subscriptions that have ended but not yet been removed (Unsubscribe
-// marks them before it takes the lock); they are not counted again.
+// it has ended: O(1) amortised per removal. Every closed entry has been
+// counted: a subscription is closed and removed under one lock.
 func endSub(l *subList) *subList {
 	n := &subList{subs: l.subs, ended: l.ended + 1}
 	if 2*n.ended < len(n.subs) {
@@ -129,10 +224,8 @@ func endSub(l *subList) *subList {
 	}
 	live := make([]*Subscription, 0, len(n.subs)-n.ended)
 	for _, s := range n.subs {
-		if s.listed && s.active.Load() {
+		if !s.closed.Load() {
 			live = append(live, s)
-		} else {
-			s.listed = false
 		}
 	}
 	return &subList{subs: live}

@@ -65,7 +65,7 @@ func TestEndedSubscriptionsAreCompacted(t *testing.T) {
 		typed, _, _ := b.subs.lookup("x")
 		live := 0
 		for _, s := range typed {
-			if s.active.Load() {
+			if !s.closed.Load() {
 				live++
 			}
 		}

@@ -2,16 +2,11 @@ package eventbus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// ErrInvalidSize is wrapped by the error Resize returns for a worker count
-// outside the pool's bounds.
-var ErrInvalidSize = errors.New("eventbus: invalid pool size")
 
 // ResizeEvent records one change of the pool's size.
 type ResizeEvent struct {
@@ -181,7 +176,7 @@ func (s *scaler) look(now int64) {
 	for _, w := range b.pool.slots() {
 		st := &w.scale
 		n := w.batches.Load()
-		if n != st.seen || w.running.Load() != nil || st.idleSince == 0 {
+		if n != st.seen || w.busy.Load() || st.idleSince == 0 {
 			st.seen, st.idleSince = n, now
 			continue
 		}

@@ -2,82 +2,135 @@ package eventbus
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
 
-// Subscription is one handler registered with On or OnAll. Its methods are
-// safe for concurrent use, including from inside its own handler.
+// Subscription is one handler registered with On, OnAll, OnTypes or Chan.
+// Its methods are safe for concurrent use, including from inside its own
+// handler.
 type Subscription struct {
 	bus     *EventBus
 	handler Handler
-	typ     EventType
-	all     bool // registered with OnAll
-	active  atomic.Bool
-	listed  bool // in its route's list; under routes.mu
-	// gate counts, in steps of 2, the workers between their check that the
-	// subscription is active and the call of its handler; bit 0 is set by
-	// Unsubscribe, which then waits for that count to reach zero.
-	gate atomic.Int64
-	once sync.Once
-	done chan struct{}
+	types   []EventType // nil for OnAll
+	all     bool
+	name    string
+	filter  func(Event) bool
+	onDrop  func(Event, error)
+	// box is the mailbox of a subscription with a concurrency limit.
+	box *mailbox
+	// ordered says whether Config.OrderingKey orders its deliveries: true
+	// when it has one, for subscriptions whose deliveries may otherwise
+	// run at once (no limit, or a limit above one). lanes lists its busy
+	// ordered streams, under the queue's lock.
+	ordered bool
+	lanes   *lane
+
+	closed atomic.Bool // ended: set under routes.mu and the queue's lock
+	stats  subStats
+	// done is closed once the subscription has ended and no call of its
+	// handler runs; finished is then called once (a channel subscription
+	// closes its channel).
+	done     chan struct{}
+	doneOnce sync.Once
+	finished func()
+	// retired is set once the figures are final and counted in the
+	// totals of ended subscriptions.
+	retired atomic.Bool
+	stopCtx func() bool // stops WithContext's callback
 }
 
-// enter reports whether a worker may call the handler. When it returns
-// true, the worker must call leave right before the call.
-func (s *Subscription) enter() bool {
-	if s.gate.Add(2)&1 != 0 {
-		s.gate.Add(-2)
-		return false
-	}
-	return true
-}
-
-// leave ends the step between enter and the handler call.
-func (s *Subscription) leave() { s.gate.Add(-2) }
-
-// close makes enter fail from now on, and waits for the workers that
-// entered before to reach the handler call. That step runs no user code,
-// so the wait is short and safe from inside the handler itself.
-func (s *Subscription) close() {
-	for s.gate.Or(1)>>1 != 0 {
-		for s.gate.Load()>>1 != 0 {
-			runtime.Gosched()
-		}
-		return
-	}
-}
-
-// Unsubscribe removes the handler. After Unsubscribe returns, no call of
+// Unsubscribe ends the subscription. After Unsubscribe returns, no call of
 // the handler begins, also for events that were already queued: a worker
-// that had already checked the subscription is inside the handler by
-// then (Unsubscribe waits for that step, which runs no user code). A call
+// that had already checked the subscription is inside the handler by then
+// (Unsubscribe waits for that step, which runs no user code). Deliveries
+// that were waiting for the subscription are dropped, counted in its
+// Stats and passed to its WithOnDrop hook with ErrUnsubscribed; their
+// events count as processed once their other deliveries are done. A call
 // that had begun may still be running; Unsubscribe does not wait for it,
 // so it is safe to call from inside the handler itself. Wait on Done to
 // know when the handler has stopped running for good. Calling Unsubscribe
 // again does nothing.
-func (s *Subscription) Unsubscribe() {
-	if !s.active.CompareAndSwap(true, false) {
-		return
-	}
-	s.close()
-	s.bus.subs.remove(s)
-	s.releaseIfIdle()
-}
+func (s *Subscription) Unsubscribe() { s.end() }
 
-// Done returns a channel that is closed once the subscription is
-// unsubscribed and no invocation of its handler is running. A program whose
-// handler sends on a channel can close that channel safely after
-// Unsubscribe and <-Done(). Waiting on Done from inside the handler itself
-// never returns.
+// Done returns a channel that is closed once the subscription has ended
+// (Unsubscribe, its context, or the bus's Shutdown) and no call of its
+// handler is running. A program whose handler sends on a channel can
+// close that channel safely after Unsubscribe and <-Done(). Waiting on
+// Done from inside the handler itself never returns.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
-// releaseIfIdle closes done if the subscription is inactive and no worker
-// is running its handler. Workers call it after each invocation of an
-// inactive subscription, so the last one to finish closes done.
-func (s *Subscription) releaseIfIdle() {
-	if s.active.Load() || s.bus.pool.running(s) {
+// Stats returns the subscription's figures. It reads a few counters and
+// takes no lock; it keeps working after the subscription ended, and then
+// gives its final figures once nothing is pending.
+func (s *Subscription) Stats() SubscriptionStats {
+	st := s.stats.read()
+	st.Name, st.Types = s.name, slices.Clone(s.types)
+	return st
+}
+
+// end ends the subscription, once.
+func (s *Subscription) end() {
+	b := s.bus
+	t := &b.subs
+	t.mu.Lock()
+	if s.closed.Load() {
+		t.mu.Unlock()
 		return
 	}
-	s.once.Do(func() { close(s.done) })
+	q := b.q
+	var dropped []delivery
+	q.mu.Lock()
+	// Under the queue's lock, no worker taking events from the queue can
+	// see the subscription open any more: nothing more is matched.
+	s.closed.Store(true)
+	if m := s.box; m != nil {
+		var aside int
+		dropped, aside = m.drain(dropped)
+		q.held -= len(dropped)
+		q.queued -= aside
+		q.relistLocked(m)
+		delete(q.boxes, m)
+		q.fillRoomLocked()
+	}
+	n := len(dropped)
+	dropped = q.lanes.dropSub(s, dropped)
+	q.held -= len(dropped) - n
+	q.mu.Unlock()
+	t.removeLocked(s)
+	t.mu.Unlock()
+
+	if s.stopCtx != nil {
+		s.stopCtx()
+	}
+	// Wait for the workers that checked the subscription before it ended
+	// to reach the handler call.
+	for !s.stats.windowsClosed() {
+		runtime.Gosched()
+	}
+	for _, d := range dropped {
+		b.dropDelivery(nil, d, ErrUnsubscribed)
+	}
+	s.settle()
+}
+
+// settle closes done once the subscription has ended and no call runs,
+// and retires its figures once nothing is pending. Every goroutine that
+// finishes a delivery of an ended subscription calls it after counting.
+func (s *Subscription) settle() {
+	if !s.closed.Load() {
+		return
+	}
+	if s.stats.running() == 0 {
+		s.doneOnce.Do(func() {
+			close(s.done)
+			if s.finished != nil {
+				s.finished()
+			}
+		})
+	}
+	if s.stats.pending() == 0 && s.retired.CompareAndSwap(false, true) {
+		s.bus.subs.retire(s)
+	}
 }

@@ -22,27 +22,42 @@ func waitBucket(ns int64) int {
 // bucketUpper returns the upper bound of bucket i in nanoseconds.
 func bucketUpper(i int) int64 { return int64(1024) << i }
 
-// waitCounts is where workers record waits: a histogram per level and the
-// largest wait seen at each. Several workers may share one (see tally).
+// histogram counts waits in waitBuckets, and keeps the largest. Several
+// writers may share one.
+type histogram struct {
+	buckets [waitBuckets]atomic.Int64
+	max     atomic.Int64
+}
+
+func (h *histogram) record(wait int64) {
+	h.buckets[waitBucket(wait)].Add(1)
+	for {
+		m := h.max.Load()
+		if wait <= m || h.max.CompareAndSwap(m, wait) {
+			return
+		}
+	}
+}
+
+// read adds the histogram's counts to hist and returns its largest wait.
+func (h *histogram) read(hist *[waitBuckets]int64) int64 {
+	for i := range hist {
+		hist[i] += h.buckets[i].Load()
+	}
+	return h.max.Load()
+}
+
+// waitCounts is where workers record the waits of the events they take: a
+// histogram per level. Several workers may share one (see tally).
 type waitCounts struct {
-	hist [numLevels][waitBuckets]atomic.Int64
-	max  [numLevels]atomic.Int64
+	lv [numLevels]histogram
 }
 
 // record records the wait of an event taken at start: from its publish
 // until a worker took it.
-func (c *waitCounts) record(j *job, start int64) {
-	if j.enqueued == 0 {
-		return
-	}
-	wait := start - j.enqueued
-	lv := j.prio - 1
-	c.hist[lv][waitBucket(wait)].Add(1)
-	for {
-		m := c.max[lv].Load()
-		if wait <= m || c.max[lv].CompareAndSwap(m, wait) {
-			return
-		}
+func (c *waitCounts) record(f *flight, start int64) {
+	if f.enqueued != 0 {
+		c.lv[f.prio-1].record(start - f.enqueued)
 	}
 }
 
@@ -57,10 +72,7 @@ type waitTotals struct {
 // add adds the figures of c.
 func (t *waitTotals) add(c *waitCounts) {
 	for lv := range t.hist {
-		for i := range t.hist[lv] {
-			t.hist[lv][i] += c.hist[lv][i].Load()
-		}
-		t.max[lv] = max(t.max[lv], c.max[lv].Load())
+		t.max[lv] = max(t.max[lv], c.lv[lv].read(&t.hist[lv]))
 	}
 }
 

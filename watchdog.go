@@ -56,20 +56,19 @@ func (wd *watchdog) check(now int64) {
 	}
 }
 
-// report passes a slow call to Config.OnSlowHandler and, if allowed,
-// replaces its worker.
+// report passes a slow call to Config.OnSlowHandler and
+// Config.OnSlowSubscription and, if allowed, replaces its worker.
 func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 	b := wd.bus
+	w.cur.mu.Lock()
+	ev, sub := w.cur.ev, w.cur.sub
+	w.cur.mu.Unlock()
 	q := b.q
 	q.mu.Lock()
 	if w.calls.Load() != call {
 		q.mu.Unlock() // it returned meanwhile
 		return
 	}
-	// The worker writes its batch only under q.mu, and with a watchdog its
-	// batches hold one job.
-	j := &w.bt.jobs[0]
-	ev := j.ev
 	replace := b.cfg.ReplaceStuckWorkers && !q.closed && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
 	var fresh *worker
 	if replace {
@@ -82,28 +81,38 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 			replace = false
 		}
 	}
-	freeLow := false
 	if replace {
 		wd.stuck.Add(1)
 		w.detached.Store(true)
 		q.members-- // the replacement joins in its place
-		freeLow = j.prio == PriorityLow && w.lowHeld.CompareAndSwap(j.seq, 0)
+		// Give the stuck view's Low slot back at once, so that the
+		// replacement may run Low work. (The worker writes v.low only
+		// under the lock.)
+		if w.v.low {
+			w.v.low = false
+			q.runningLow--
+		}
+		// Its unclaimed deliveries are in the open list: free workers,
+		// the replacement among them, take them.
 	}
 	q.mu.Unlock()
 
 	wd.slow.Add(1)
 	if replace {
 		wd.replaced.Add(1)
-		if freeLow {
-			q.releaseLow()
-		}
 		go b.runWorker(fresh, false)
 		q.join(1)
 	}
-	if b.cfg.OnSlowHandler != nil {
+	if h := b.cfg.OnSlowHandler; h != nil {
 		func() {
 			defer func() { _ = recover() }() // a failing hook must not stop the watchdog
-			b.cfg.OnSlowHandler(ev, running)
+			h(ev, running)
+		}()
+	}
+	if h := b.cfg.OnSlowSubscription; h != nil && sub != nil {
+		func() {
+			defer func() { _ = recover() }()
+			h(sub.name, ev, running)
 		}()
 	}
 }

@@ -54,21 +54,21 @@ func TestFastHandlersAreBatched(t *testing.T) {
 	waitIdle(t, b)
 	requireAccounted(t, b)
 	w := b.pool.slots()[0]
-	b.Shutdown() // the worker has exited: its batch can be read
-	assert.Greater(t, w.bt.target, 1)
+	b.Shutdown() // the worker has exited: its view can be read
+	assert.Greater(t, w.v.target, 1)
 }
 
 func TestBatchAdapts(t *testing.T) {
-	var bt batch
-	bt.target = 1
+	var v view
+	v.target = 1
 	for i := 0; i < 10; i++ {
-		bt.adapt(batchBudget/2, maxBatch)
+		v.adapt(batchBudget/2, maxBatch)
 	}
-	assert.Equal(t, maxBatch, bt.target, "fast batches grow to the limit")
-	bt.adapt(batchBudget+1, maxBatch)
-	assert.Equal(t, 1, bt.target, "one slow batch falls back to single events")
-	bt.adapt(0, 1)
-	assert.Equal(t, 1, bt.target, "a limit of one, with a watchdog, never batches")
+	assert.Equal(t, maxBatch, v.target, "fast views grow to the limit")
+	v.adapt(batchBudget+1, maxBatch)
+	assert.Equal(t, 1, v.target, "one slow view falls back to single events")
+	v.adapt(0, 1)
+	assert.Equal(t, 1, v.target, "a limit of one, with a watchdog, never batches")
 }
 
 // Two events whose handlers wait for each other need two workers. A

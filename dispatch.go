@@ -1,0 +1,227 @@
+package eventbus
+
+import "runtime/debug"
+
+// runWorker is the loop of one worker slot: take work, run it, until the
+// queue closes, the pool shrinks, or the watchdog replaces the worker.
+// resume means the slot's previous goroutine ended inside a handler (it
+// called runtime.Goexit), and this one carries on with its view.
+func (b *EventBus) runWorker(w *worker, resume bool) {
+	exited := true
+	defer func() {
+		if exited {
+			if r := recover(); r != nil {
+				panic(r) // not a handler's: those are recovered in call
+			}
+			// A handler called runtime.Goexit, which no one can stop:
+			// this goroutine ends here, its call counted. A replacement
+			// keeps the pool at full strength and finishes the view.
+			b.startWorker(w, true)
+		}
+		b.pool.leave()
+	}()
+	if resume {
+		b.runView(w)
+	}
+	for {
+		switch b.q.pop(w) {
+		case popClosed:
+			exited = false
+			return
+		case popRetire:
+			// The pool shrinks: this worker is idle and leaves.
+			b.pool.retire(w)
+			exited = false
+			return
+		case popDetached:
+			// The watchdog replaced this worker while it was stuck; its
+			// handler has returned and its view is done.
+			b.pool.retire(w)
+			b.wd.workerLeft()
+			exited = false
+			return
+		}
+		if len(w.drops) > 0 {
+			drops := w.drops
+			w.drops = w.drops[:0]
+			for _, d := range drops {
+				b.dropDelivery(w, d, ErrQueueFull)
+			}
+			clear(drops)
+		}
+		bump(&w.batches)
+		b.runView(w)
+	}
+}
+
+// runView runs the deliveries of the worker's view that it claims (free
+// workers may take the rest), times the view and sizes the next one. A
+// replacement goroutine resumes the view of one whose handler called
+// runtime.Goexit: the view is then timed from when it began.
+func (b *EventBus) runView(w *worker) {
+	v := &w.v
+	timed := b.mon != nil || b.batchLimit > 1
+	if timed && v.began == 0 {
+		v.began = monotime()
+		if b.mon != nil {
+			w.stats.beginBatch(v.began)
+		}
+	}
+	w.busy.Store(true)
+	ran := 0
+	for {
+		i, ok := v.claimNext()
+		if !ok {
+			break
+		}
+		v.i = i
+		b.deliver(w, v.dl[i], v.began)
+		ran++
+	}
+	if timed {
+		now := monotime()
+		if b.mon != nil {
+			w.stats.endBatch(v.began, now, ran)
+		}
+		v.adapt(now-v.began, b.batchLimit)
+		v.began = 0
+	}
+	w.busy.Store(false)
+}
+
+// deliver runs one delivery: it calls the handler unless the subscription
+// has ended, in which case the delivery is dropped. took is when the
+// worker took up the view, for the subscription's wait figures.
+func (b *EventBus) deliver(w *worker, d delivery, took int64) {
+	s := d.s
+	sh := s.stats.shard(w.id)
+	// Count the worker in the step between this check and the call, so
+	// that Unsubscribe can wait for it (see Subscription.Unsubscribe).
+	if sh.calls.Add(callWindow); s.closed.Load() {
+		sh.calls.Add(^uint64(callWindow - 1))
+		b.dropDelivery(w, d, ErrUnsubscribed)
+		return
+	}
+	sh.recordWait(d.f, took)
+	if !d.f.called.Load() {
+		d.f.called.Store(true)
+	}
+	b.call(w, sh, d)
+}
+
+// call calls the handler of d and contains whatever it does: a panic is
+// recovered and reported; runtime.Goexit is reported and then let through.
+// Either way the call counts as delivered.
+func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
+	watched := b.wd != nil
+	if watched {
+		w.cur.mu.Lock()
+		w.cur.ev, w.cur.sub = d.f.ev, d.s
+		w.cur.mu.Unlock()
+		bump(&w.calls) // odd: inside a call
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			b.handlerFailed(w, d, recover())
+		}
+		if watched {
+			bump(&w.calls)
+		}
+		sh.ended.Add(1)
+		if d.s.closed.Load() {
+			d.s.settle()
+		}
+		b.finishDelivery(w, d)
+	}()
+	sh.calls.Add(callBegun - callWindow) // from the window to the call
+	d.s.handler(d.f.ev)
+	returned = true
+}
+
+// handlerFailed counts a handler that did not return normally and passes
+// it to Config.OnPanic. recovered is nil when the handler called
+// runtime.Goexit: a panic, even panic(nil), recovers as a non-nil value.
+func (b *EventBus) handlerFailed(w *worker, d delivery, recovered any) {
+	w.shard.panics.Add(1)
+	if recovered == nil {
+		recovered = ErrHandlerExited
+	}
+	b.reportPanic(d.f.ev, recovered)
+}
+
+// reportPanic passes a panic in user code to Config.OnPanic.
+func (b *EventBus) reportPanic(ev Event, recovered any) {
+	if b.cfg.OnPanic == nil {
+		return
+	}
+	stack := debug.Stack()
+	defer func() { _ = recover() }() // a failing hook must not take the worker down
+	b.cfg.OnPanic(ev, recovered, stack)
+}
+
+// dropDelivery drops d for its subscription: counted there, passed to its
+// WithOnDrop hook, and finished. w is the worker doing it, or nil.
+func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
+	id := 0
+	if w != nil {
+		id = w.id
+	}
+	d.s.stats.shard(id).dropped.Add(1)
+	if d.s.onDrop != nil {
+		func() {
+			defer func() { _ = recover() }() // a failing hook must not take the caller down
+			d.s.onDrop(d.f.ev, reason)
+		}()
+	}
+	if d.s.closed.Load() {
+		d.s.settle()
+	}
+	b.finishDelivery(w, d)
+}
+
+// finishDelivery ends d: its ordered stream moves on, and the event is
+// finished once all its deliveries are. It must not be called with the
+// queue's lock held.
+func (b *EventBus) finishDelivery(w *worker, d delivery) {
+	if d.s.ordered && d.f.key != "" {
+		for _, next := range b.q.releaseStream(d, nil) {
+			b.dropDelivery(w, next, ErrQueueFull)
+		}
+	}
+	b.release(w, d.f)
+}
+
+// release counts one delivery of f as finished and finishes the event
+// with its last one: the event counts as processed, or, when the shutdown
+// deadline dropped all of its deliveries before any call, as dropped. It
+// may be called with the queue's lock held only for events that were not
+// cut by the shutdown deadline.
+func (b *EventBus) release(w *worker, f *flight) {
+	if f.remaining.Add(-1) != 0 {
+		return
+	}
+	if f.cut.Load() && !f.called.Load() {
+		b.evict(f, ErrEventBusShutdown)
+		return
+	}
+	sh := &b.pool.tally.shards[0]
+	if w != nil {
+		sh = w.shard
+	}
+	sh.done[f.epoch].Add(1)
+	b.notifyIdle()
+	putFlight(f)
+}
+
+// countMatched counts n deliveries to each subscription of f's route that
+// f delivers to: n events of one route are counted in one add per
+// subscription. The queue's lock must be held, so that no subscription
+// ends meanwhile (see Subscription.end).
+func (b *EventBus) countMatched(w *worker, f *flight, n int) {
+	for p, np := 0, f.nsubs(); p < np; p++ {
+		if s := f.sub(p); !f.skip.has(p) && !s.closed.Load() {
+			s.stats.shard(w.id).matched.Add(int64(n))
+		}
+	}
+}

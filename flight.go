@@ -1,0 +1,109 @@
+package eventbus
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// flight is one accepted event on its way to its subscriptions: from the
+// publish that admitted it until each of its deliveries has finished
+// (handled, or dropped by its subscription). It is recycled then, so that
+// publishing allocates nothing.
+type flight struct {
+	ev Event
+	// typed and all are the subscriptions the event was published to,
+	// fixed at publish: those of its type, then the OnAll ones. A
+	// delivery is one of them, by position.
+	typed, all []*Subscription
+	// skip marks the positions that get no delivery: ended, or refused by
+	// their filter, at publish.
+	skip bitset
+	key  string // Config.OrderingKey of the event; "" when unordered
+	// enqueued is the monotonic time of the publish in nanoseconds (see
+	// monotime), or 0 when monitoring is off.
+	enqueued int64
+	seq      uint64 // admission order across levels, for DropOldest
+	prio     Priority
+	epoch    uint8 // WaitIdle generation parity; see EventBus.WaitIdle
+	// remaining counts the deliveries not finished yet; the one that
+	// brings it to zero finishes the event.
+	remaining atomic.Int32
+	// called is set once a delivery has begun a handler call; cut once a
+	// delivery was dropped at the shutdown deadline. An event cut before
+	// any call counts as dropped rather than processed.
+	called, cut atomic.Bool
+}
+
+// nsubs returns the number of positions of f's route, delivered or not.
+func (f *flight) nsubs() int { return len(f.typed) + len(f.all) }
+
+// sub returns the subscription at position i: typed ones first.
+func (f *flight) sub(i int) *Subscription {
+	if i < len(f.typed) {
+		return f.typed[i]
+	}
+	return f.all[i-len(f.typed)]
+}
+
+var flights = sync.Pool{New: func() any { return new(flight) }}
+
+func getFlight() *flight { return flights.Get().(*flight) }
+
+// putFlight recycles f, which nothing may reference any more.
+func putFlight(f *flight) {
+	f.ev = Event{}
+	f.typed, f.all, f.key = nil, nil, ""
+	f.skip.reset()
+	f.called.Store(false)
+	f.cut.Store(false)
+	flights.Put(f)
+}
+
+// bitset is a set of small integers, without allocation up to 64.
+type bitset struct {
+	low  uint64
+	more []uint64 // bits 64 and up; kept across resets
+}
+
+func (s *bitset) set(i int) {
+	if i < 64 {
+		s.low |= 1 << i
+		return
+	}
+	w := i/64 - 1
+	for len(s.more) <= w {
+		s.more = append(s.more, 0)
+	}
+	s.more[w] |= 1 << (i % 64)
+}
+
+func (s *bitset) has(i int) bool {
+	if i < 64 {
+		return s.low&(1<<i) != 0
+	}
+	w := i/64 - 1
+	return w < len(s.more) && s.more[w]&(1<<(i%64)) != 0
+}
+
+func (s *bitset) empty() bool {
+	if s.low != 0 {
+		return false
+	}
+	for _, w := range s.more {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *bitset) reset() {
+	s.low = 0
+	clear(s.more)
+}
+
+// delivery is one event for one subscription.
+type delivery struct {
+	f *flight
+	s *Subscription
+}
