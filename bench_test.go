@@ -172,3 +172,100 @@ func BenchmarkReservedWorkers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFanOut publishes to 8 no-op subscriptions per event, handling
+// included (Block policy), from one publisher per CPU, and reports handler
+// calls per second: with all eight healthy, and with one of them stuck
+// behind WithConcurrency(1) and a small DropOldest buffer, whose
+// deliveries then wait or are dropped without holding anyone up. ns/op is
+// per event.
+func BenchmarkFanOut(b *testing.B) {
+	for _, stuck := range []bool{false, true} {
+		b.Run("stuck="+strconv.FormatBool(stuck), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.BackpressureMode = Block
+			bus, err := NewEventBus(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bus.Shutdown()
+			release := make(chan struct{})
+			defer close(release)
+			healthy := 8
+			if stuck {
+				healthy = 7
+				bus.On(LogLine, func(Event) { <-release }, WithConcurrency(1), WithBuffer(16, DropOldest))
+			}
+			var calls atomic.Int64
+			done := make(chan struct{})
+			want := int64(b.N * healthy)
+			for i := 0; i < healthy; i++ {
+				bus.On(LogLine, func(Event) {
+					if calls.Add(1) == want {
+						close(done)
+					}
+				})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				ev := Event{Type: LogLine}
+				for pb.Next() {
+					bus.Publish(ev)
+				}
+			})
+			<-done // the healthy subscriptions got every event
+			b.ReportMetric(float64(want)/time.Since(start).Seconds(), "calls/s")
+		})
+	}
+}
+
+// BenchmarkPublishFanOut measures the publish path alone for an event with
+// 8 subscriptions: the workers are all held, so a publish only routes the
+// event and queues it. It does not depend on how the subscriptions fare:
+// with one of them stuck (its buffer full), a publish costs the same. (The
+// queue grows to hold every event here, so each one takes a new flight;
+// on a bus whose events get handled, flights are reused and publishing
+// allocates nothing.)
+func BenchmarkPublishFanOut(b *testing.B) {
+	for _, stuck := range []bool{false, true} {
+		b.Run("stuck="+strconv.FormatBool(stuck), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.QueueSize = b.N + 1
+			bus, err := NewEventBus(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			release := make(chan struct{})
+			started := make(chan struct{}, cfg.Workers)
+			bus.On("hold", func(Event) { started <- struct{}{}; <-release })
+			first := 0
+			if stuck {
+				first = 1
+				bus.On(LogLine, func(Event) { <-release }, WithConcurrency(1), WithBuffer(16, DropOldest))
+			}
+			for i := first; i < 8; i++ {
+				bus.On(LogLine, func(Event) {})
+			}
+			if stuck {
+				for i := 0; i < 20; i++ { // the stuck one's buffer is full
+					bus.Publish(Event{Type: LogLine})
+				}
+			}
+			for i := first; i < cfg.Workers; i++ { // the stuck one holds a worker
+				_ = bus.PublishWithBackpressure(Event{Type: "hold"}, PriorityHigh)
+				<-started
+			}
+			ev := Event{Type: LogLine}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bus.Publish(ev)
+			}
+			b.StopTimer()
+			close(release)
+			bus.Shutdown()
+		})
+	}
+}

@@ -58,6 +58,11 @@ func (b *EventBus) runWorker(w *worker, resume bool) {
 // workers may take the rest), times the view and sizes the next one. A
 // replacement goroutine resumes the view of one whose handler called
 // runtime.Goexit: the view is then timed from when it began.
+//
+// Each delivery is finished (its event may then count as processed) only
+// once the next one is claimed, and the last one after the view's time is
+// recorded, so that Metrics read after WaitIdle includes the handler time
+// of what WaitIdle waited for.
 func (b *EventBus) runView(w *worker) {
 	v := &w.v
 	timed := b.mon != nil || b.batchLimit > 1
@@ -71,6 +76,7 @@ func (b *EventBus) runView(w *worker) {
 	ran := 0
 	for {
 		i, ok := v.claimNext()
+		b.finishCalled(w)
 		if !ok {
 			break
 		}
@@ -86,7 +92,17 @@ func (b *EventBus) runView(w *worker) {
 		v.adapt(now-v.began, b.batchLimit)
 		v.began = 0
 	}
+	b.finishCalled(w)
 	w.busy.Store(false)
+}
+
+// finishCalled finishes the delivery whose call the worker made last, if
+// it has not been finished yet.
+func (b *EventBus) finishCalled(w *worker) {
+	if w.called {
+		w.called = false
+		b.finishDelivery(w, w.v.dl[w.v.i])
+	}
 }
 
 // deliver runs one delivery: it calls the handler unless the subscription
@@ -111,7 +127,8 @@ func (b *EventBus) deliver(w *worker, d delivery, took int64) {
 
 // call calls the handler of d and contains whatever it does: a panic is
 // recovered and reported; runtime.Goexit is reported and then let through.
-// Either way the call counts as delivered.
+// Either way the call counts as delivered, and the worker (or its
+// replacement, after Goexit) finishes the delivery with finishCalled.
 func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 	watched := b.wd != nil
 	if watched {
@@ -120,6 +137,7 @@ func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 		w.cur.mu.Unlock()
 		bump(&w.calls) // odd: inside a call
 	}
+	w.called = true
 	returned := false
 	defer func() {
 		if !returned {
@@ -132,7 +150,6 @@ func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 		if d.s.closed.Load() {
 			d.s.settle()
 		}
-		b.finishDelivery(w, d)
 	}()
 	sh.calls.Add(callBegun - callWindow) // from the window to the call
 	d.s.handler(d.f.ev)

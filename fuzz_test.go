@@ -133,6 +133,9 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 	require.NoError(t, err)
 
 	types := []EventType{LogLine, BuildEvent, ProcessExited, "custom"}
+	var mu sync.Mutex
+	var all []*Subscription
+	var hookDrops atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < 6; g++ {
 		seedA, seedB := rng.Uint64(), rng.Uint64()
@@ -147,12 +150,23 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 				case k < 2:
 					panics := rng.IntN(5) == 0
 					sleep := time.Duration(rng.Int64N(int64(slow) + 1))
-					subs = append(subs, b.On(ev.Type, func(Event) {
+					h := func(Event) {
 						time.Sleep(sleep) // around the watchdog's timeout, when it has one
 						if panics {
 							panic("random")
 						}
-					}))
+					}
+					opts := randomOptions(rng, &hookDrops)
+					var s *Subscription
+					if rng.IntN(4) == 0 {
+						s = b.OnTypes([]EventType{ev.Type, types[rng.IntN(len(types))]}, h, opts...)
+					} else {
+						s = b.On(ev.Type, h, opts...)
+					}
+					subs = append(subs, s)
+					mu.Lock()
+					all = append(all, s)
+					mu.Unlock()
 				case k < 3 && len(subs) > 0:
 					i := rng.IntN(len(subs))
 					subs[i].Unsubscribe()
@@ -189,4 +203,37 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 	require.Zero(t, m.EventsPending)
 	require.Equal(t, m.EventsDropped, dropped.Load())
 	require.Nil(t, dropErr.Load(), "unexpected drop reason")
+	// Every subscription has ended with the bus, and its figures are final.
+	var subDrops int64
+	for _, s := range all {
+		receive(t, s.Done())
+		st := s.Stats()
+		require.Equal(t, st.Matched, st.Delivered+st.Dropped+st.Coalesced, "%+v", st)
+		require.Zero(t, st.Pending, "%+v", st)
+		require.Zero(t, st.Running)
+		if s.onDrop != nil {
+			subDrops += st.Dropped
+		}
+	}
+	require.Equal(t, subDrops, hookDrops.Load(), "WithOnDrop sees every dropped delivery once")
+	require.Empty(t, m.Subscriptions)
+}
+
+// randomOptions returns a random set of subscription options; a drop hook
+// counts into drops.
+func randomOptions(rng *rand.Rand, drops *atomic.Int64) []SubscribeOption {
+	var opts []SubscribeOption
+	if rng.IntN(2) == 0 {
+		opts = append(opts, WithConcurrency(1+rng.IntN(2)))
+		if rng.IntN(2) == 0 {
+			opts = append(opts, WithBuffer(1+rng.IntN(4), DropPolicy(rng.IntN(4))))
+		}
+	}
+	if rng.IntN(3) == 0 {
+		opts = append(opts, WithFilter(func(ev Event) bool { return ev.ProcessID != "a" }))
+	}
+	if rng.IntN(2) == 0 {
+		opts = append(opts, WithOnDrop(func(Event, error) { drops.Add(1) }))
+	}
+	return opts
 }

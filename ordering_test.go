@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // An event waiting behind an earlier event of its key is queued like any
@@ -90,4 +91,46 @@ func TestAStuckKeyDoesNotStallOtherKeys(t *testing.T) {
 	wg.Wait()
 	waitIdle(t, b)
 	requireAccounted(t, b)
+}
+
+// Ordering holds per (key, level, subscription): a subscription stuck on
+// one event of a key holds back only its own later deliveries of that
+// key; other subscriptions get the key's events in order meanwhile, and
+// the stuck one gets other keys'.
+func TestOrderingIsPerSubscription(t *testing.T) {
+	b := newBus(t, Config{Workers: 3, QueueSize: 100, EnablePriority: true, OrderingKey: OrderByProcessID})
+	g := newGate(t)
+	var stuck, other recorder
+	b.On(BuildEvent, func(ev Event) {
+		if ev.ID == "p1-0" {
+			g.handle(ev)
+		}
+		stuck.handle(ev)
+	})
+	b.On(BuildEvent, other.handle)
+	for i := 0; i < 5; i++ {
+		for _, p := range []string{"p1", "p2"} {
+			b.Publish(Event{ID: fmt.Sprintf("%s-%d", p, i), Type: BuildEvent, ProcessID: p})
+		}
+	}
+	receive(t, g.began)
+	require.Eventually(t, func() bool { return other.len() == 10 && stuck.len() == 5 }, testTimeout, time.Millisecond)
+	assert.Equal(t, []string{"p2-0", "p2-1", "p2-2", "p2-3", "p2-4"}, stuck.ids(), "the stuck subscription gets other keys")
+	assert.Equal(t, []string{"p1-0", "p1-1", "p1-2", "p1-3", "p1-4"}, keyOrder(other.ids(), "p1"))
+	assert.Equal(t, []string{"p2-0", "p2-1", "p2-2", "p2-3", "p2-4"}, keyOrder(other.ids(), "p2"))
+	g.release()
+	waitIdle(t, b)
+	assert.Equal(t, []string{"p1-0", "p1-1", "p1-2", "p1-3", "p1-4"}, keyOrder(stuck.ids(), "p1"))
+	requireAccounted(t, b)
+	assert.Zero(t, lanesAfterShutdown(t, b))
+}
+
+func keyOrder(ids []string, key string) []string {
+	var out []string
+	for _, id := range ids {
+		if len(id) > len(key) && id[:len(key)] == key {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -17,6 +17,9 @@ type worker struct {
 	// drops holds deliveries that mailboxes dropped while the worker took
 	// its work, to report after the queue's lock is released.
 	drops []delivery
+	// called says that the delivery at v.i was called and is not finished
+	// yet (see runView).
+	called bool
 	// unmatched holds, while the worker expands events under the queue's
 	// lock, one entry per delivery to a subscription that ended since the
 	// publish.

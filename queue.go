@@ -220,8 +220,10 @@ func (q *queue) takeLocked(w *worker, i int, starved bool, has *[numLevels]bool)
 		q.held -= len(v.dl)
 		n = 1
 	case q.ready[i].head != nil:
+		// One delivery: the others keep waiting in the mailbox, where its
+		// buffer's policy still applies to them.
 		m := q.ready[i].head
-		v.dl = growTo(v.dl, limit)
+		v.dl = growTo(v.dl, 1)
 		k, unAside := m.take(v.dl)
 		v.dl = v.dl[:k]
 		q.held -= k

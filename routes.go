@@ -130,9 +130,8 @@ func (t *routes) add(s *Subscription) bool {
 // under it.
 func (t *routes) removeLocked(s *Subscription) {
 	delete(t.active, s)
-	if !s.retired.Load() {
-		t.ending[s] = struct{}{}
-	}
+	// Always: retire, which takes it out again, waits for mu.
+	t.ending[s] = struct{}{}
 	if s.all {
 		t.all.Store(endSub(t.all.Load()))
 		return
