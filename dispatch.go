@@ -139,6 +139,7 @@ func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 	}
 	w.called = true
 	returned := false
+	var unsent error
 	defer func() {
 		if !returned {
 			b.handlerFailed(w, d, recover())
@@ -147,12 +148,21 @@ func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 			bump(&w.calls)
 		}
 		sh.ended.Add(1)
+		if unsent != nil {
+			// After ended, so that Delivered never reads below zero.
+			sh.unsent.Add(1)
+			d.s.reportDrop(d.f.ev, unsent)
+		}
 		if d.s.closed.Load() {
 			d.s.settle()
 		}
 	}()
 	sh.calls.Add(callBegun - callWindow) // from the window to the call
-	d.s.handler(d.f.ev)
+	if d.s.send != nil {
+		unsent = d.s.send(d.f.ev)
+	} else {
+		d.s.handler(d.f.ev)
+	}
 	returned = true
 }
 
@@ -185,12 +195,7 @@ func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
 		id = w.id
 	}
 	d.s.stats.shard(id).dropped.Add(1)
-	if d.s.onDrop != nil {
-		func() {
-			defer func() { _ = recover() }() // a failing hook must not take the caller down
-			d.s.onDrop(d.f.ev, reason)
-		}()
-	}
+	d.s.reportDrop(d.f.ev, reason)
 	if d.s.closed.Load() {
 		d.s.settle()
 	}

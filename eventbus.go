@@ -105,6 +105,10 @@ type EventBus struct {
 
 	shutdownOnce sync.Once
 	closing      atomic.Bool
+	// deadline is closed when a shutdown's deadline passes, so that a
+	// Block channel subscription stops waiting for its reader.
+	deadline     chan struct{}
+	deadlineOnce sync.Once
 }
 
 // NewEventBus starts a bus with the given configuration: it validates cfg,
@@ -122,6 +126,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 		idleCh:  make(chan struct{}, 1),
 	}
 	b.q = newQueue(b)
+	b.deadline = make(chan struct{})
 	b.subShards = subShardsFor(runtime.GOMAXPROCS(0))
 	b.subs.init(b.priorityOf)
 	b.batchLimit = maxBatch
@@ -494,6 +499,7 @@ func (b *EventBus) drain(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	b.deadlineOnce.Do(func() { close(b.deadline) })
 	events, dls := b.q.removeAll(b.pool.slots())
 	// Mark every event before dropping any delivery: the last delivery of
 	// an event to finish decides whether it was processed or dropped.

@@ -84,15 +84,18 @@ func (b *EventBus) newSubscription(types []EventType, all bool, set *subSettings
 }
 
 // start registers s, or ends it at once on a bus that has shut down, and
-// ties it to the context of WithContext.
+// ties it to its contexts (WithContext, Chan).
 func (b *EventBus) start(s *Subscription, set *subSettings) *Subscription {
 	if !b.subs.add(s) {
 		s.closed.Store(true)
 		s.settle()
 		return s
 	}
-	if set.ctx != nil {
-		s.stopCtx = context.AfterFunc(set.ctx, s.end)
+	for _, ctx := range set.ctxs {
+		stop := context.AfterFunc(ctx, s.end)
+		b.subs.mu.Lock() // end reads them under it, maybe already now
+		s.stopCtx = append(s.stopCtx, stop)
+		b.subs.mu.Unlock()
 	}
 	return s
 }
@@ -113,7 +116,7 @@ type subSettings struct {
 	policy  DropPolicy
 	filter  func(Event) bool
 	onDrop  func(Event, error)
-	ctx     context.Context
+	ctxs    []context.Context
 	forChan bool // Chan: options that do not apply to a channel panic
 }
 
@@ -227,6 +230,6 @@ func WithContext(ctx context.Context) SubscribeOption {
 		if ctx == nil {
 			optionPanic("WithContext(nil)")
 		}
-		s.ctx = ctx
+		s.ctxs = append(s.ctxs, ctx)
 	}}
 }

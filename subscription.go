@@ -38,7 +38,10 @@ type Subscription struct {
 	// retired is set once the figures are final and counted in the
 	// totals of ended subscriptions.
 	retired atomic.Bool
-	stopCtx func() bool // stops WithContext's callback
+	stopCtx []func() bool // stop the callbacks of its contexts; under routes.mu
+	// send, for a channel subscription, puts an event in its channel in
+	// place of a handler call; an error means the event was dropped.
+	send func(Event) error
 }
 
 // Unsubscribe ends the subscription. After Unsubscribe returns, no call of
@@ -99,10 +102,12 @@ func (s *Subscription) end() {
 	q.held -= len(dropped) - n
 	q.mu.Unlock()
 	t.removeLocked(s)
+	stops := s.stopCtx
+	s.stopCtx = nil
 	t.mu.Unlock()
 
-	if s.stopCtx != nil {
-		s.stopCtx()
+	for _, stop := range stops {
+		stop()
 	}
 	// Wait for the workers that checked the subscription before it ended
 	// to reach the handler call.
@@ -133,4 +138,13 @@ func (s *Subscription) settle() {
 	if s.stats.pending() == 0 && s.retired.CompareAndSwap(false, true) {
 		s.bus.subs.retire(s)
 	}
+}
+
+// reportDrop passes a dropped delivery to the WithOnDrop hook, if any.
+func (s *Subscription) reportDrop(ev Event, reason error) {
+	if s.onDrop == nil {
+		return
+	}
+	defer func() { _ = recover() }() // a failing hook must not take the caller down
+	s.onDrop(ev, reason)
 }
