@@ -76,10 +76,10 @@ func (b *EventBus) runView(w *worker) {
 	ran := 0
 	for {
 		i, ok := v.claimNext()
-		b.finishCalled(w)
 		if !ok {
 			break
 		}
+		b.finishCalled(w)
 		v.i = i
 		b.deliver(w, v.dl[i], v.began)
 		ran++
@@ -101,7 +101,7 @@ func (b *EventBus) runView(w *worker) {
 func (b *EventBus) finishCalled(w *worker) {
 	if w.called {
 		w.called = false
-		b.finishDelivery(w, w.v.dl[w.v.i])
+		b.finishDelivery(w, w.v.dl[w.v.i], w.callStart)
 	}
 }
 
@@ -157,6 +157,9 @@ func (b *EventBus) call(w *worker, sh *subShard, d delivery) {
 			d.s.settle()
 		}
 	}()
+	if d.s.co != nil {
+		w.callStart = monotime() // the key's window starts here
+	}
 	sh.calls.Add(callBegun - callWindow) // from the window to the call
 	if d.s.send != nil {
 		unsent = d.s.send(d.f.ev)
@@ -199,17 +202,23 @@ func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
 	if d.s.closed.Load() {
 		d.s.settle()
 	}
-	b.finishDelivery(w, d)
+	b.finishDelivery(w, d, 0)
 }
 
-// finishDelivery ends d: its ordered stream moves on, and the event is
-// finished once all its deliveries are. It must not be called with the
+// finishDelivery ends d: its ordered stream or coalescing key moves on,
+// and the event is finished once all its deliveries are. started is when
+// its call began, 0 if it was dropped. It must not be called with the
 // queue's lock held.
-func (b *EventBus) finishDelivery(w *worker, d delivery) {
-	if d.s.ordered && d.f.key != "" {
-		for _, next := range b.q.releaseStream(d, nil) {
-			b.dropDelivery(w, next, ErrQueueFull)
-		}
+func (b *EventBus) finishDelivery(w *worker, d delivery, started int64) {
+	var drops []delivery
+	switch {
+	case d.s.co != nil:
+		drops = b.q.coalesceDone(d, started)
+	case d.s.ordered && d.f.key != "":
+		drops = b.q.releaseStream(d, nil)
+	}
+	for _, next := range drops {
+		b.dropDelivery(w, next, ErrQueueFull)
 	}
 	b.release(w, d.f)
 }

@@ -300,14 +300,14 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 // filters run here, in the publisher.
 func (b *EventBus) route(f *flight, ev *Event, typed, all []*Subscription) (n int) {
 	for p, s := range typed {
-		if b.accepts(s, ev) {
+		if b.accepts(f, s, ev) {
 			n++
 		} else {
 			f.skip.set(p)
 		}
 	}
 	for p, s := range all {
-		if b.accepts(s, ev) {
+		if b.accepts(f, s, ev) {
 			n++
 		} else {
 			f.skip.set(len(typed) + p)
@@ -318,14 +318,27 @@ func (b *EventBus) route(f *flight, ev *Event, typed, all []*Subscription) (n in
 
 // accepts reports whether s takes ev: it has not ended and its filter, if
 // any, says yes. A filter that panics refuses, and the panic goes to
-// Config.OnPanic.
-func (b *EventBus) accepts(s *Subscription, ev *Event) (ok bool) {
+// Config.OnPanic. For a coalescing subscription it also computes ev's key,
+// into f.
+func (b *EventBus) accepts(f *flight, s *Subscription, ev *Event) bool {
 	if s.closed.Load() {
 		return false
 	}
-	if s.filter == nil {
-		return true
+	if s.filter != nil && !b.filter(s, ev) {
+		return false
 	}
+	if s.co != nil {
+		key, ok := b.coalesceKeyFor(s, ev)
+		if !ok {
+			return false
+		}
+		f.ckeys = append(f.ckeys, ckey{s, key})
+	}
+	return true
+}
+
+// filter runs s's filter on ev; a panic refuses.
+func (b *EventBus) filter(s *Subscription, ev *Event) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			b.pool.tally.shards[0].panics.Add(1)
@@ -478,6 +491,7 @@ func (b *EventBus) ShutdownContext(ctx context.Context) error {
 		}
 	})
 	err := b.drain(ctx)
+	b.q.stopTimers()
 	// Every subscription ends with the bus: their Done channels close as
 	// their last calls return, and channel subscriptions close.
 	b.subs.endAll()

@@ -19,6 +19,9 @@ type flight struct {
 	// their filter, at publish.
 	skip bitset
 	key  string // Config.OrderingKey of the event; "" when unordered
+	// ckeys holds the event's key for each coalescing subscription it
+	// goes to, computed in the publisher.
+	ckeys []ckey
 	// enqueued is the monotonic time of the publish in nanoseconds (see
 	// monotime), or 0 when monitoring is off.
 	enqueued int64
@@ -53,6 +56,8 @@ func getFlight() *flight { return flights.Get().(*flight) }
 func putFlight(f *flight) {
 	f.ev = Event{}
 	f.typed, f.all, f.key = nil, nil, ""
+	clear(f.ckeys)
+	f.ckeys = f.ckeys[:0]
 	f.skip.reset()
 	f.called.Store(false)
 	f.cut.Store(false)
@@ -100,6 +105,12 @@ func (s *bitset) empty() bool {
 func (s *bitset) reset() {
 	s.low = 0
 	clear(s.more)
+}
+
+// ckey is an event's key for one coalescing subscription.
+type ckey struct {
+	sub *Subscription
+	key string
 }
 
 // delivery is one event for one subscription.

@@ -18,8 +18,10 @@ type worker struct {
 	// its work, to report after the queue's lock is released.
 	drops []delivery
 	// called says that the delivery at v.i was called and is not finished
-	// yet (see runView).
-	called bool
+	// yet (see runView); callStart is when its call began, for a
+	// coalescing subscription.
+	called    bool
+	callStart int64
 	// unmatched holds, while the worker expands events under the queue's
 	// lock, one entry per delivery to a subscription that ended since the
 	// publish.

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,12 @@ type queue struct {
 	replayGen atomic.Uint64
 	// boxes holds the mailboxes of the subscriptions that have not ended.
 	boxes map[*mailbox]struct{}
-	bus   *EventBus
+	// timers fires when coalescing keys' windows end; timed counts the
+	// deliveries waiting for their key's window, which the workers wait
+	// for at shutdown.
+	timers timers
+	timed  int
+	bus    *EventBus
 }
 
 // errRouteChanged makes a publisher route its event again (see put).
@@ -84,6 +90,8 @@ func newQueue(b *EventBus) *queue {
 	q.members, q.reserved = cfg.Workers, cfg.ReservedWorkers
 	q.lv.limit = cfg.StarvationLimit
 	q.work.L = &q.mu
+	q.timers.armedAt = math.MaxInt64
+	q.timers.fire = q.fireTimers
 	return q
 }
 
@@ -176,7 +184,7 @@ func (q *queue) pop(w *worker) popResult {
 			}
 			continue // only views with nothing left to steal were listed
 		}
-		if q.closed && !anyWork {
+		if q.closed && !anyWork && q.timed == 0 {
 			// Workers may be parked although work is left (Low work
 			// waiting for a Low slot): wake them all to exit.
 			q.idle = 0
@@ -231,6 +239,11 @@ func (q *queue) takeLocked(w *worker, i int, starved bool, has *[numLevels]bool)
 		m.running++
 		v.box = m
 		q.relistLocked(m)
+		if m.sub.co != nil {
+			d := v.dl[0]
+			v.dl[0] = q.takenLocked(w, d, d.f.coalesceKeyOf(d.s))
+			q.releaseUnmatched(w)
+		}
 		n = 1
 	case q.lv.depth(i) > 0:
 		// Take one event, plus more of the same level if handlers are
@@ -275,6 +288,7 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 	}
 	var run *flight // the first event of a run sharing one route
 	runLen := 0
+	coalesced := int64(0) // the time, once a coalescing subscription needs it
 	for n := 0; n < k; n++ {
 		f := q.lv.pop(i)
 		if b.mon != nil {
@@ -299,6 +313,11 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 			case d.s.closed.Load():
 				// Ended since the publish: no delivery, not matched.
 				w.unmatched = append(w.unmatched, f)
+			case d.s.co != nil:
+				if coalesced == 0 {
+					coalesced = monotime()
+				}
+				q.coalesceLocked(w, d, f.coalesceKeyOf(d.s), coalesced)
 			case d.s.ordered && f.key != "" && q.lanes.park(d):
 				q.held++
 			case d.s.box != nil:
@@ -316,10 +335,18 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 		b.countMatched(w, run, runLen)
 	}
 	// Only now, with the events no longer looked at: the last of these may
-	// finish its event, which recycles it. An event taken from the queue
-	// was never cut, so finishing it calls no user code.
+	// finish its event, which recycles it.
+	q.releaseUnmatched(w)
+}
+
+// releaseUnmatched finishes the deliveries in w.unmatched: to
+// subscriptions that ended since the publish, or replaced by a later
+// event of their coalescing key. Their events were never cut by a
+// shutdown, so finishing them calls no user code, and the lock may be
+// held.
+func (q *queue) releaseUnmatched(w *worker) {
 	for i, f := range w.unmatched {
-		b.release(w, f)
+		q.bus.release(w, f)
 		w.unmatched[i] = nil
 	}
 	w.unmatched = w.unmatched[:0]
@@ -484,14 +511,25 @@ func (q *queue) releaseStream(d delivery, drops []delivery) []delivery {
 }
 
 // close stops intake: later puts fail with ErrEventBusShutdown, waiting
-// publishers are refused, and parked workers wake to drain what is left
-// and then exit.
+// publishers are refused, coalescing keys send their waiting deliveries on
+// their way, and parked workers wake to drain what is left and then exit.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.refuseWaitersLocked()
+	drops := q.flushCoalescersLocked()
 	q.idle = 0
 	q.work.Broadcast()
+	q.mu.Unlock()
+	for _, d := range drops {
+		q.bus.dropDelivery(nil, d, ErrQueueFull)
+	}
+}
+
+// stopTimers stops the coalescing timer once the bus has stopped.
+func (q *queue) stopTimers() {
+	q.mu.Lock()
+	q.timers.stop()
 	q.mu.Unlock()
 }
 
@@ -524,7 +562,11 @@ func (q *queue) removeAll(views []*worker) (events []*flight, dls []delivery) {
 	dls = q.lanes.removeAll(dls)
 	for m := range q.boxes {
 		dls, _ = m.drain(dls) // queued is reset below
+		if m.sub.co != nil {
+			dls = q.dropCoalescer(m.sub, dls)
+		}
 	}
+	q.timers.stop()
 	q.queued, q.held = 0, 0
 	q.idle = 0
 	q.work.Broadcast() // parked workers exit now that nothing is left

@@ -3,7 +3,9 @@ package eventbus
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
+	"time"
 )
 
 // Subscribe registers h for events of type t. It is On without the
@@ -72,14 +74,23 @@ func (b *EventBus) newSubscription(types []EventType, all bool, set *subSettings
 		s.types = slices.Compact(slices.Sorted(slices.Values(types)))
 	}
 	s.stats.init(b.subShards, b.mon != nil)
-	if set.limit > 0 {
+	limit := set.limit
+	if set.coalesce {
+		// A coalescing subscription's deliveries wait for their key in
+		// its mailbox, without a limit unless it has one.
+		s.co = &coalescer{window: int64(set.coalesceWindow), key: set.coalesceKey}
+		if limit == 0 {
+			limit = math.MaxInt32
+		}
+	}
+	if limit > 0 {
 		size, policy := b.cfg.QueueSize, b.cfg.BackpressureMode
 		if set.buffer > 0 {
 			size, policy = set.buffer, set.policy
 		}
-		s.box = newMailbox(s, set.limit, size, policy)
+		s.box = newMailbox(s, limit, size, policy)
 	}
-	s.ordered = b.cfg.OrderingKey != nil && (s.box == nil || s.box.limit > 1)
+	s.ordered = b.cfg.OrderingKey != nil && s.co == nil && (s.box == nil || s.box.limit > 1)
 	return s
 }
 
@@ -118,6 +129,10 @@ type subSettings struct {
 	onDrop  func(Event, error)
 	ctxs    []context.Context
 	forChan bool // Chan: options that do not apply to a channel panic
+
+	coalesce       bool
+	coalesceWindow time.Duration
+	coalesceKey    func(Event) string
 }
 
 func (set *subSettings) apply(opts []SubscribeOption) {

@@ -18,8 +18,10 @@ type Subscription struct {
 	name    string
 	filter  func(Event) bool
 	onDrop  func(Event, error)
-	// box is the mailbox of a subscription with a concurrency limit.
+	// box is the mailbox of a subscription with a concurrency limit, or
+	// that coalesces (co).
 	box *mailbox
+	co  *coalescer
 	// ordered says whether Config.OrderingKey orders its deliveries: true
 	// when it has one, for subscriptions whose deliveries may otherwise
 	// run at once (no limit, or a limit above one). lanes lists its busy
@@ -96,6 +98,9 @@ func (s *Subscription) end() {
 		q.relistLocked(m)
 		delete(q.boxes, m)
 		q.fillRoomLocked()
+	}
+	if s.co != nil {
+		dropped = q.dropCoalescer(s, dropped)
 	}
 	n := len(dropped)
 	dropped = q.lanes.dropSub(s, dropped)
