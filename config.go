@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -185,6 +186,18 @@ type Config struct {
 	// publish when reason is ErrEventBusShutdown.
 	OnDrop func(ev Event, reason error)
 
+	// Retain keeps the latest N accepted events of each type it names, for
+	// subscriptions that replay them (WithReplay, WithReplayAfter): a late
+	// subscriber catches up, and a client that reconnects resumes after the
+	// last event it saw. Accepted means the publish queued the event, also
+	// when no one was subscribed; an event the bus refused at publish is
+	// not retained, and one that the drop policy later evicts from the
+	// queue stays retained. The bus keeps a copy of each retained event
+	// with its own copy of the ID (Data is shared, as with handlers), so
+	// retention costs N events per type and pins nothing else. Nothing is
+	// retained by default. Each N must be at least 1.
+	Retain map[EventType]int
+
 	// OnPanic, when set, is called on the worker after a handler panicked
 	// (or called runtime.Goexit, reported as ErrHandlerExited), with the
 	// value passed to panic and the stack of the panicking goroutine. The
@@ -297,6 +310,11 @@ func (c *Config) validate() error {
 	case !c.BackpressureMode.valid():
 		return configError("BackpressureMode", "is %d; it must be DropOldest, DropNewest, DropLowPri or Block", int(c.BackpressureMode))
 	}
+	for t, n := range c.Retain {
+		if n < 1 {
+			return configError("Retain", "gives %q %d events; it must be at least 1", string(t), n)
+		}
+	}
 	for t, p := range c.Priorities {
 		if !p.valid() {
 			return configError("Priorities", "gives %q the priority %d; it must be 1 (Low), 2 (Medium) or 3 (High)", string(t), int(p))
@@ -354,5 +372,6 @@ func (c Config) resolved() Config {
 		}
 		c.Priorities = own
 	}
+	c.Retain = maps.Clone(c.Retain)
 	return c
 }

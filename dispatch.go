@@ -232,26 +232,33 @@ func (b *EventBus) release(w *worker, f *flight) {
 	if f.remaining.Add(-1) != 0 {
 		return
 	}
-	if f.cut.Load() && !f.called.Load() {
-		b.evict(f, ErrEventBusShutdown)
-		return
-	}
 	sh := &b.pool.tally.shards[0]
 	if w != nil {
 		sh = w.shard
 	}
-	sh.done[f.epoch].Add(1)
-	b.notifyIdle()
+	switch {
+	case f.dropped.Load():
+		// Counted as dropped already (see evict).
+	case f.replay:
+		sh.replayDone[f.epoch].Add(1)
+		b.notifyIdle()
+	case f.cut.Load() && !f.called.Load():
+		b.evict(f, ErrEventBusShutdown)
+		return
+	default:
+		sh.done[f.epoch].Add(1)
+		b.notifyIdle()
+	}
 	putFlight(f)
 }
 
 // countMatched counts n deliveries to each subscription of f's route that
-// f delivers to: n events of one route are counted in one add per
-// subscription. The queue's lock must be held, so that no subscription
+// f delivers to, but for those it was handed to at admission: n events of
+// one route are counted in one add per subscription. The queue's lock must be held, so that no subscription
 // ends meanwhile (see Subscription.end).
 func (b *EventBus) countMatched(w *worker, f *flight, n int) {
 	for p, np := 0, f.nsubs(); p < np; p++ {
-		if s := f.sub(p); !f.skip.has(p) && !s.closed.Load() {
+		if s := f.sub(p); !f.skip.has(p) && !s.closed.Load() && !f.isEarly(s) {
 			s.stats.shard(w.id).matched.Add(int64(n))
 		}
 	}

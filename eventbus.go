@@ -80,6 +80,7 @@ type EventBus struct {
 	subs routes
 	// subShards is the number of shards of every subscription's figures.
 	subShards int
+	retain    *retention // nil without Config.Retain
 	pool      pool
 	ids       idSource
 	mon       *monitor  // nil when monitoring is off
@@ -127,6 +128,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	}
 	b.q = newQueue(b)
 	b.deadline = make(chan struct{})
+	b.retain = newRetention(cfg.Retain)
 	b.subShards = subShardsFor(runtime.GOMAXPROCS(0))
 	b.subs.init(b.priorityOf)
 	b.batchLimit = maxBatch
@@ -155,10 +157,11 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 }
 
 // Config returns the configuration the bus runs with, automatic values
-// filled in. The Priorities map is a copy.
+// filled in. The Priorities and Retain maps are copies.
 func (b *EventBus) Config() Config {
 	c := b.cfg
 	c.Priorities = maps.Clone(c.Priorities)
+	c.Retain = maps.Clone(c.Retain)
 	return c
 }
 
@@ -261,13 +264,24 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		n := b.route(f, &ev, typed, all)
 		if n == 0 {
 			// Nobody listens, or every filter refused: the event is
-			// processed by doing nothing, and takes no room in the queue.
+			// processed by doing nothing, and takes no room in the queue;
+			// it is retained all the same, for subscribers to come.
+			if err := b.retainUnrouted(f, &ev, prio, gen); err != nil {
+				putFlight(f)
+				if err == errRouteChanged {
+					continue
+				}
+				b.reject(&ev, prio, err)
+				return err
+			}
 			putFlight(f)
 			b.unrouted.Add(1)
 			return nil
 		}
 		f.ev, f.typed, f.all, f.prio = ev, typed, all, prio
 		f.remaining.Store(int32(n))
+		f.nonEarly = int32(n - len(f.early))
+		b.retainFor(f)
 		if b.cfg.OrderingKey != nil {
 			f.key = b.cfg.OrderingKey(ev)
 		}
@@ -283,6 +297,9 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		if a.err == errRouteChanged {
 			putFlight(f)
 			continue
+		}
+		for _, d := range a.drops {
+			b.dropDelivery(nil, d, ErrQueueFull)
 		}
 		if a.evicted != nil {
 			b.evict(a.evicted, ErrQueueFull)
@@ -334,6 +351,9 @@ func (b *EventBus) accepts(f *flight, s *Subscription, ev *Event) bool {
 		}
 		f.ckeys = append(f.ckeys, ckey{s, key})
 	}
+	if s.replay != nil {
+		f.early = append(f.early, s)
+	}
 	return true
 }
 
@@ -364,6 +384,15 @@ func (b *EventBus) evict(f *flight, reason error) {
 	b.drops.evicted[f.epoch].Add(1)
 	b.reportDrop(&f.ev, reason)
 	b.notifyIdle()
+	if len(f.early) > 0 {
+		// Replaying subscriptions got it at admission: their deliveries
+		// go on, and the last of them recycles the event without counting
+		// it again. Its other deliveries, and the queue's count, end here.
+		f.dropped.Store(true)
+		if f.remaining.Add(-(f.nonEarly + 1)) != 0 {
+			return
+		}
+	}
 	putFlight(f)
 }
 
@@ -417,18 +446,21 @@ func (b *EventBus) WaitIdle(ctx context.Context) error {
 	// new, but a previous WaitIdle may have given up on it: finish it
 	// first, then close the current one and wait for it.
 	prev := b.q.epochParity() ^ 1
-	if err := b.waitGeneration(ctx, prev, b.q.admittedIn(prev)); err != nil {
+	admitted, replayed := b.q.admittedIn(prev)
+	if err := b.waitGeneration(ctx, prev, admitted, replayed); err != nil {
 		return err
 	}
-	par, admitted := b.q.nextEpoch()
-	return b.waitGeneration(ctx, par, admitted)
+	par, admitted, replayed := b.q.nextEpoch()
+	return b.waitGeneration(ctx, par, admitted, replayed)
 }
 
 // waitGeneration waits until the events finished under parity par, by a
-// worker or by eviction, reach admitted.
-func (b *EventBus) waitGeneration(ctx context.Context, par uint8, admitted int64) error {
+// worker or by eviction, reach admitted, and the replayed events finished
+// reach replayed.
+func (b *EventBus) waitGeneration(ctx context.Context, par uint8, admitted, replayed int64) error {
 	for {
-		if b.pool.processed(int(par))+b.drops.evicted[par].Load() >= admitted {
+		if b.pool.processed(int(par))+b.drops.evicted[par].Load() >= admitted &&
+			b.pool.tally.replayed(int(par)) >= replayed {
 			return nil
 		}
 		select {

@@ -22,6 +22,19 @@ type flight struct {
 	// ckeys holds the event's key for each coalescing subscription it
 	// goes to, computed in the publisher.
 	ckeys []ckey
+	// early lists the replaying subscriptions the event goes to: they get
+	// it when it is admitted, in admission order (see WithReplay), and
+	// expansion skips them. nonEarly counts the other deliveries.
+	early    []*Subscription
+	nonEarly int32
+	// retainID is a copy of ev.ID for the retention buffer, and idSeq the
+	// sequence number of an ID this bus made (0 otherwise), when the
+	// event's type is retained.
+	retainID string
+	idSeq    uint64
+	// replay marks a replayed event: a copy of a retained one, delivered
+	// to one subscription and counted apart from published events.
+	replay bool
 	// enqueued is the monotonic time of the publish in nanoseconds (see
 	// monotime), or 0 when monitoring is off.
 	enqueued int64
@@ -33,8 +46,10 @@ type flight struct {
 	remaining atomic.Int32
 	// called is set once a delivery has begun a handler call; cut once a
 	// delivery was dropped at the shutdown deadline. An event cut before
-	// any call counts as dropped rather than processed.
-	called, cut atomic.Bool
+	// any call counts as dropped rather than processed. dropped is set
+	// when the event was dropped while deliveries handed over at admission
+	// were still pending: they finish it without counting it again.
+	called, cut, dropped atomic.Bool
 }
 
 // nsubs returns the number of positions of f's route, delivered or not.
@@ -58,6 +73,10 @@ func putFlight(f *flight) {
 	f.typed, f.all, f.key = nil, nil, ""
 	clear(f.ckeys)
 	f.ckeys = f.ckeys[:0]
+	clear(f.early)
+	f.early = f.early[:0]
+	f.nonEarly, f.retainID, f.idSeq, f.replay = 0, "", 0, false
+	f.dropped.Store(false)
 	f.skip.reset()
 	f.called.Store(false)
 	f.cut.Store(false)
@@ -117,4 +136,14 @@ type ckey struct {
 type delivery struct {
 	f *flight
 	s *Subscription
+}
+
+// isEarly reports whether s got f at admission.
+func (f *flight) isEarly(s *Subscription) bool {
+	for _, e := range f.early {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }

@@ -120,6 +120,9 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 	if rng.IntN(2) == 0 {
 		cfg.OrderingKey = OrderByProcessID
 	}
+	if rng.IntN(2) == 0 {
+		cfg.Retain = map[EventType]int{LogLine: 1 + rng.IntN(20), ProcessExited: 1 + rng.IntN(5)}
+	}
 	// In some rounds a watchdog replaces workers whose handler runs past a
 	// timeout short enough that slow handlers cross it all the time.
 	slow := time.Duration(0)
@@ -208,8 +211,8 @@ func randomRound(t *testing.T, rng *rand.Rand) {
 	for _, s := range all {
 		receive(t, s.Done())
 		st := s.Stats()
+		require.Zero(t, st.Pending, "%+v box=%v co=%v replay=%v closed=%v", st, s.box != nil, s.co != nil, s.replay, s.closed.Load())
 		require.Equal(t, st.Matched, st.Delivered+st.Dropped+st.Coalesced, "%+v", st)
-		require.Zero(t, st.Pending, "%+v", st)
 		require.Zero(t, st.Running)
 		if s.onDrop != nil {
 			subDrops += st.Dropped
@@ -234,6 +237,14 @@ func randomOptions(rng *rand.Rand, drops *atomic.Int64) []SubscribeOption {
 	}
 	if rng.IntN(2) == 0 {
 		opts = append(opts, WithOnDrop(func(Event, error) { drops.Add(1) }))
+	}
+	switch rng.IntN(8) {
+	case 0:
+		if len(opts) == 0 || rng.IntN(2) == 0 {
+			opts = []SubscribeOption{WithReplay(1 + rng.IntN(10))}
+		}
+	case 1:
+		opts = append(opts[:0:0], WithCoalesce(time.Duration(rng.IntN(3))*time.Millisecond, OrderByProcessID))
 	}
 	return opts
 }

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 )
 
@@ -84,4 +85,21 @@ func (s *idSource) newBlock(first uint64) *idBlock {
 		id[idLen-1] = idDigits[low&31]
 	}
 	return &idBlock{first: first, ids: string(buf)}
+}
+
+// seqOf returns the sequence number of an ID this source made, and false
+// for any other string.
+func (s *idSource) seqOf(id string) (uint64, bool) {
+	if len(id) != idLen || id[:idPrefixLen] != string(s.prefix[:]) {
+		return 0, false
+	}
+	var n uint64
+	for i := idPrefixLen; i < idLen; i++ {
+		d := strings.IndexByte(idDigits, id[i])
+		if d < 0 {
+			return 0, false
+		}
+		n = n<<5 | uint64(d)
+	}
+	return n, n != 0
 }

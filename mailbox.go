@@ -16,6 +16,13 @@ type mailbox struct {
 	limit   int // WithConcurrency
 	size    int // WithBuffer's n
 	policy  DropPolicy
+	// inOrder keeps deliveries in admission order, whatever their level,
+	// for a replaying subscription (see WithReplay): the replayed ones in
+	// levels[1], all admitted before the live ones in levels[0]. replayed
+	// counts the replayed deliveries waiting, which do not count against
+	// the buffer.
+	inOrder  bool
+	replayed int
 	// A mailbox with waiting deliveries and a free slot is in the queue's
 	// ready list of its highest waiting level.
 	readyPrev, readyNext *mailbox
@@ -29,8 +36,16 @@ func newMailbox(s *Subscription, limit, size int, policy DropPolicy) *mailbox {
 // ready reports whether a worker may take deliveries from the mailbox.
 func (m *mailbox) ready() bool { return m.waiting > 0 && m.running < m.limit }
 
-// head returns the highest level with a waiting delivery, or -1.
+// head returns the highest level with a waiting delivery, or -1; in
+// admission order, the level of the first.
 func (m *mailbox) head() int {
+	if m.inOrder {
+		lv := m.orderedLevel()
+		if m.levels[lv].len() == 0 {
+			return -1
+		}
+		return int(m.levels[lv].front().f.prio - 1)
+	}
 	for i := numLevels - 1; i >= 0; i-- {
 		if m.levels[i].len() > 0 {
 			return i
@@ -39,9 +54,17 @@ func (m *mailbox) head() int {
 	return -1
 }
 
+// orderedLevel returns the FIFO an inOrder mailbox takes from next.
+func (m *mailbox) orderedLevel() int {
+	if m.levels[1].len() > 0 {
+		return 1
+	}
+	return 0
+}
+
 // aside returns how many waiting deliveries exceed the buffer: under
 // Block, those count against the bus's QueueSize.
-func (m *mailbox) aside() int { return max(m.waiting-m.size, 0) }
+func (m *mailbox) aside() int { return max(m.waiting-m.replayed-m.size, 0) }
 
 // push adds d, dropping one delivery by the buffer's policy when the
 // buffer is full: it returns the dropped one (d itself, or a waiting one
@@ -50,7 +73,15 @@ func (m *mailbox) aside() int { return max(m.waiting-m.size, 0) }
 // reports asideAdded so that the queue counts it.
 func (m *mailbox) push(d delivery) (dropped delivery, drop, asideAdded bool) {
 	lv := int(d.f.prio - 1)
-	if m.waiting >= m.size {
+	if m.inOrder {
+		lv = 0
+		if d.f.replay {
+			lv = 1
+		}
+	}
+	if d.f.replay {
+		m.replayed++
+	} else if m.waiting-m.replayed >= m.size {
 		switch m.policy {
 		case Block:
 			asideAdded = true
@@ -60,6 +91,13 @@ func (m *mailbox) push(d delivery) (dropped delivery, drop, asideAdded bool) {
 			dropped = m.popOldest()
 			drop = true
 		case DropLowPri:
+			if m.inOrder {
+				// In admission order the lowest level is not at hand:
+				// drop the oldest, as DropOldest.
+				dropped = m.popOldest()
+				drop = true
+				break
+			}
 			// d is the newest of its level: it loses unless a waiting
 			// delivery is of a strictly lower level.
 			low := -1
@@ -82,8 +120,13 @@ func (m *mailbox) push(d delivery) (dropped delivery, drop, asideAdded bool) {
 	return dropped, drop, asideAdded
 }
 
-// popOldest removes the waiting delivery admitted first.
+// popOldest removes the waiting live delivery admitted first: never a
+// replayed one.
 func (m *mailbox) popOldest() delivery {
+	if m.inOrder {
+		m.waiting--
+		return m.levels[0].pop()
+	}
 	best := -1
 	for i := range m.levels {
 		if m.levels[i].len() > 0 && (best < 0 || m.levels[i].front().f.seq < m.levels[best].front().f.seq) {
@@ -99,8 +142,14 @@ func (m *mailbox) popOldest() delivery {
 func (m *mailbox) take(dst []delivery) (n, unAside int) {
 	before := m.aside()
 	lv := m.head()
+	if m.inOrder {
+		lv = m.orderedLevel()
+	}
 	for n < len(dst) && m.levels[lv].len() > 0 {
 		dst[n] = m.levels[lv].pop()
+		if dst[n].f.replay {
+			m.replayed--
+		}
 		n++
 	}
 	m.waiting -= n
@@ -116,7 +165,7 @@ func (m *mailbox) drain(out []delivery) ([]delivery, int) {
 			out = append(out, m.levels[i].pop())
 		}
 	}
-	m.waiting = 0
+	m.waiting, m.replayed = 0, 0
 	return out, aside
 }
 

@@ -168,10 +168,12 @@ type tally struct {
 }
 
 type tallyShard struct {
-	done   [2]atomic.Int64
-	panics atomic.Int64
-	waits  waitCounts
-	_      [64]byte // keep the next shard off this cache line
+	done [2]atomic.Int64
+	// replayDone counts replayed events finished, per WaitIdle parity.
+	replayDone [2]atomic.Int64
+	panics     atomic.Int64
+	waits      waitCounts
+	_          [64]byte // keep the next shard off this cache line
 }
 
 // init makes the shards: four per CPU, a power of two from 4 to 64.
@@ -193,6 +195,14 @@ func (t *tally) processed(par int) int64 {
 				n += t.shards[i].done[k].Load()
 			}
 		}
+	}
+	return n
+}
+
+func (t *tally) replayed(par int) int64 {
+	var n int64
+	for i := range t.shards {
+		n += t.shards[i].replayDone[par].Load()
 	}
 	return n
 }

@@ -72,7 +72,14 @@ type queue struct {
 	// for at shutdown.
 	timers timers
 	timed  int
-	bus    *EventBus
+	// replayed counts the replayed events handed to subscriptions, per
+	// WaitIdle parity.
+	replayed [2]int64
+	// admitDrops collects deliveries that replaying subscriptions' buffers
+	// dropped while events were admitted, for whoever holds the lock to
+	// report after releasing it.
+	admitDrops []delivery
+	bus        *EventBus
 }
 
 // errRouteChanged makes a publisher route its event again (see put).
@@ -102,8 +109,43 @@ func (q *queue) admitLocked(f *flight) {
 	q.admitted[q.epoch]++
 	q.queued++
 	q.lv.stamp(f)
+	if r := q.bus.retain; r != nil {
+		if ring := r.rings[f.ev.Type]; ring != nil {
+			ring.push(f)
+		}
+	}
+	if len(f.early) > 0 {
+		q.handOverLocked(f)
+	}
 	q.lv.push(f)
 	q.signalLocked(int(f.prio - 1))
+}
+
+// handOverLocked gives f, as it is admitted, to the replaying
+// subscriptions it goes to, so that each gets its events in admission
+// order. One that ended since the publish gets it at expansion like any
+// other, as a delivery that is not matched. The queue holds f by one more
+// count in f.remaining until a worker takes it, so that these deliveries
+// cannot finish it while it is still queued.
+func (q *queue) handOverLocked(f *flight) {
+	for i := 0; i < len(f.early); {
+		if f.early[i].closed.Load() {
+			last := len(f.early) - 1
+			f.early[i], f.early[last] = f.early[last], nil
+			f.early = f.early[:last]
+			f.nonEarly++
+			continue
+		}
+		i++
+	}
+	if len(f.early) == 0 {
+		return
+	}
+	f.remaining.Add(1)
+	for _, s := range f.early {
+		s.stats.shards[0].matched.Add(1)
+		q.admitDrops = q.pushBoxLocked(delivery{f, s}, q.admitDrops)
+	}
 }
 
 // signalLocked wakes a parked worker for new work at level i, if one may
@@ -200,10 +242,24 @@ func (q *queue) pop(w *worker) popResult {
 		q.work.Wait()
 	}
 	q.fillRoomLocked()
+	w.drops = append(w.drops, q.admitDrops...)
+	clear(q.admitDrops)
+	q.admitDrops = q.admitDrops[:0]
 	// More may be runnable than this worker takes.
 	q.wakeLocked()
 	q.mu.Unlock()
 	return popWork
+}
+
+// takeAdmitDrops returns the deliveries dropped at admission (see
+// admitDrops). The lock must be held.
+func (q *queue) takeAdmitDrops() []delivery {
+	if len(q.admitDrops) == 0 {
+		return nil
+	}
+	d := q.admitDrops
+	q.admitDrops = nil
+	return d
 }
 
 // takeLocked takes work of level i into the worker's view and returns the
@@ -296,7 +352,8 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 		}
 		// Events of one type share their route: count them as matched
 		// once per run, not once per event.
-		if run != nil && (!f.skip.empty() || !sameRoute(run, f)) {
+		alone := !f.skip.empty() || len(f.early) > 0 // counted on its own
+		if run != nil && (alone || !sameRoute(run, f)) {
 			b.countMatched(w, run, runLen)
 			run = nil
 		}
@@ -304,12 +361,19 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 			run, runLen = f, 0
 		}
 		runLen++
+		if len(f.early) > 0 {
+			// The queue's count (see handOverLocked), released once the
+			// event is no longer looked at.
+			w.unmatched = append(w.unmatched, f)
+		}
 		for p, np := 0, f.nsubs(); p < np; p++ {
 			if f.skip.has(p) {
 				continue
 			}
 			d := delivery{f, f.sub(p)}
 			switch {
+			case len(f.early) > 0 && f.isEarly(d.s):
+				// Handed over at admission.
 			case d.s.closed.Load():
 				// Ended since the publish: no delivery, not matched.
 				w.unmatched = append(w.unmatched, f)
@@ -326,7 +390,7 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 				v.dl = append(v.dl, d)
 			}
 		}
-		if !f.skip.empty() {
+		if alone {
 			b.countMatched(w, run, runLen)
 			run = nil
 		}
@@ -574,13 +638,14 @@ func (q *queue) removeAll(views []*worker) (events []*flight, dls []delivery) {
 }
 
 // nextEpoch starts a new WaitIdle generation and returns the parity of the
-// one it ended with the number of events ever queued under that parity.
-func (q *queue) nextEpoch() (parity uint8, admitted int64) {
+// one it ended with the number of events ever queued, and of replayed
+// events, under that parity.
+func (q *queue) nextEpoch() (parity uint8, admitted, replayed int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	parity = q.epoch
 	q.epoch ^= 1
-	return parity, q.admitted[parity]
+	return parity, q.admitted[parity], q.replayed[parity]
 }
 
 // epochParity returns the parity of the current WaitIdle generation.
@@ -590,11 +655,12 @@ func (q *queue) epochParity() uint8 {
 	return q.epoch
 }
 
-// admittedIn returns the number of events ever queued under parity p.
-func (q *queue) admittedIn(p uint8) int64 {
+// admittedIn returns the number of events ever queued, and of replayed
+// events, under parity p.
+func (q *queue) admittedIn(p uint8) (admitted, replayed int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.admitted[p]
+	return q.admitted[p], q.replayed[p]
 }
 
 // counts returns the number of queued events per level, Low first, the

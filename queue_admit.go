@@ -63,6 +63,9 @@ func (l *waitList) remove(w *waiter) {
 type admission struct {
 	err     error
 	evicted *flight
+	// drops are deliveries that replaying subscriptions' buffers dropped
+	// as the event was admitted.
+	drops []delivery
 }
 
 // put queues f, waiting and applying the drop policy as the Config says;
@@ -86,11 +89,12 @@ func (q *queue) put(ctx context.Context, f *flight, gen uint64) admission {
 	if q.queued < q.capacity {
 		q.admitLocked(f)
 		busy := q.queued > q.capacity/2
+		drops := q.takeAdmitDrops()
 		q.mu.Unlock()
 		if busy && q.halfFull != nil {
 			q.halfFull()
 		}
-		return admission{}
+		return admission{drops: drops}
 	}
 	if q.halfFull != nil {
 		q.halfFull()
@@ -103,6 +107,7 @@ func (q *queue) put(ctx context.Context, f *flight, gen uint64) admission {
 		// policy decides.
 	}
 	a := q.applyPolicyLocked(f)
+	a.drops = q.takeAdmitDrops()
 	q.mu.Unlock()
 	return a
 }
@@ -134,6 +139,7 @@ func (q *queue) waitForRoom(ctx context.Context, f *flight) (a admission, done b
 	q.mu.Lock()
 	switch w.state {
 	case admitted:
+		// The worker that admitted f reports what that dropped.
 		q.mu.Unlock()
 		return admission{}, true
 	case refused:

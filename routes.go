@@ -108,9 +108,29 @@ func (t *routes) add(s *Subscription) bool {
 		q.mu.Unlock()
 	}
 	t.active[s] = struct{}{}
+	if s.replay == nil {
+		t.listLocked(s)
+		return true
+	}
+	// A replaying subscription is listed under the queue's lock, with the
+	// replay generation changed and the retained events taken, so that
+	// every event is either replayed or delivered live, never both and
+	// never neither (see queue.put).
+	q := s.bus.q
+	q.mu.Lock()
+	t.listLocked(s)
+	q.replayGen.Add(1)
+	q.replayLocked(s, s.replay.n, s.replay.after)
+	q.wakeLocked()
+	q.mu.Unlock()
+	return true
+}
+
+// listLocked adds s to the lists of its types, or of every event.
+func (t *routes) listLocked(s *Subscription) {
 	if s.all {
 		t.all.Store(appendSub(t.all.Load(), s))
-		return true
+		return
 	}
 	for _, typ := range s.types {
 		r := t.find(t.index.Load(), typ)
@@ -121,7 +141,6 @@ func (t *routes) add(s *Subscription) bool {
 		}
 		r.subs.Store(appendSub(r.subs.Load(), s))
 	}
-	return true
 }
 
 // removeLocked takes s out of its lists: it is counted as ended there, and

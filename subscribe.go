@@ -75,6 +75,16 @@ func (b *EventBus) newSubscription(types []EventType, all bool, set *subSettings
 	}
 	s.stats.init(b.subShards, b.mon != nil)
 	limit := set.limit
+	if set.replay {
+		switch {
+		case set.coalesce:
+			optionPanic("WithReplay and WithCoalesce do not combine: a replaying subscription gets every event, in order")
+		case limit > 1:
+			optionPanic("WithReplay and WithConcurrency(%d) do not combine: a replaying subscription gets one event at a time", limit)
+		}
+		s.replay = &replaySpec{n: set.replayN, after: set.replayAfter}
+		limit = 1
+	}
 	if set.coalesce {
 		// A coalescing subscription's deliveries wait for their key in
 		// its mailbox, without a limit unless it has one.
@@ -89,8 +99,9 @@ func (b *EventBus) newSubscription(types []EventType, all bool, set *subSettings
 			size, policy = set.buffer, set.policy
 		}
 		s.box = newMailbox(s, limit, size, policy)
+		s.box.inOrder = s.replay != nil
 	}
-	s.ordered = b.cfg.OrderingKey != nil && s.co == nil && (s.box == nil || s.box.limit > 1)
+	s.ordered = b.cfg.OrderingKey != nil && s.co == nil && s.replay == nil && (s.box == nil || s.box.limit > 1)
 	return s
 }
 
@@ -133,6 +144,10 @@ type subSettings struct {
 	coalesce       bool
 	coalesceWindow time.Duration
 	coalesceKey    func(Event) string
+
+	replay      bool
+	replayN     int
+	replayAfter string
 }
 
 func (set *subSettings) apply(opts []SubscribeOption) {

@@ -44,6 +44,17 @@ type Subscription struct {
 	// send, for a channel subscription, puts an event in its channel in
 	// place of a handler call; an error means the event was dropped.
 	send func(Event) error
+	// replay says what a replaying subscription replays when it starts
+	// (WithReplay, WithReplayAfter); such a subscription gets live events
+	// at their admission, in admission order.
+	replay *replaySpec
+}
+
+// replaySpec is what a replaying subscription replays: the latest n
+// retained events, or those after the event whose ID is after.
+type replaySpec struct {
+	n     int
+	after string
 }
 
 // Unsubscribe ends the subscription. After Unsubscribe returns, no call of
@@ -98,6 +109,7 @@ func (s *Subscription) end() {
 		q.relistLocked(m)
 		delete(q.boxes, m)
 		q.fillRoomLocked()
+		dropped = append(dropped, q.takeAdmitDrops()...)
 	}
 	if s.co != nil {
 		dropped = q.dropCoalescer(s, dropped)

@@ -1,0 +1,293 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// seqLog records the "n" of the events its handler receives.
+type seqLog struct {
+	mu sync.Mutex
+	ns []int
+}
+
+func (l *seqLog) handle(ev Event) {
+	l.mu.Lock()
+	l.ns = append(l.ns, ev.Data["n"].(int))
+	l.mu.Unlock()
+}
+
+func (l *seqLog) snapshot() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.ns...)
+}
+
+// requireContiguous fails unless ns is first, first+1, ..., last.
+func requireContiguous(t testing.TB, ns []int, last int) {
+	t.Helper()
+	require.NotEmpty(t, ns)
+	for i := 1; i < len(ns); i++ {
+		if ns[i] != ns[i-1]+1 {
+			t.Fatalf("hole or duplicate at %d: %d after %d (of %d events)", i, ns[i], ns[i-1], len(ns))
+		}
+	}
+	require.Equal(t, last, ns[len(ns)-1])
+}
+
+// A subscription made while a publisher keeps publishing gets the latest
+// retained events, then the live ones: one contiguous sequence, no hole,
+// no duplicate.
+func TestReplayHandsOverWithoutHoleOrDuplicate(t *testing.T) {
+	rounds := 40
+	if raceEnabled || testing.Short() {
+		rounds = 15
+	}
+	for r := 0; r < rounds; r++ {
+		b := newBus(t, Config{Workers: 4, QueueSize: 64, BackpressureMode: Block, EnablePriority: true,
+			Retain: map[EventType]int{LogLine: 100, BuildEvent: 100}})
+		stop, ready, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(finished)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Two types, two levels: the replay follows admission
+				// order, not priority.
+				typ := LogLine
+				if n%3 == 0 {
+					typ = BuildEvent
+				}
+				b.Publish(Event{Type: typ, Data: map[string]interface{}{"n": n}})
+				if n == 500 {
+					close(ready) // enough history: the test subscribes now
+				}
+			}
+		}()
+		<-ready
+		var log seqLog
+		s := b.OnTypes([]EventType{LogLine, BuildEvent}, log.handle, WithReplay(50))
+		for len(log.snapshot()) < 200 {
+			runtime.Gosched()
+		}
+		close(stop)
+		<-finished
+		waitIdle(t, b)
+		ns := log.snapshot()
+		requireContiguous(t, ns, ns[len(ns)-1])
+		require.GreaterOrEqual(t, len(ns), 200)
+		st := s.Stats()
+		require.EqualValues(t, len(ns), st.Delivered)
+		require.Zero(t, st.Missed)
+		m := requireAccounted(t, b)
+		require.Equal(t, m.EventsPublished, m.EventsProcessed, "replays are not published events")
+		b.Shutdown()
+	}
+}
+
+// Resuming after an ID still retained: the events after it, then live
+// ones; nothing was missed.
+func TestReplayAfterARecentID(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 100}, BackpressureMode: Block})
+	var ids []string
+	for n := 0; n < 100; n++ {
+		ev := Event{Type: LogLine, Data: map[string]interface{}{"n": n}}
+		ev.ID = b.ids.next() // as Publish would, but known to the test
+		ids = append(ids, ev.ID)
+		b.Publish(ev)
+	}
+	waitIdle(t, b)
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplayAfter(ids[60]))
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 100}})
+	waitIdle(t, b)
+	ns := log.snapshot()
+	assert.Equal(t, 61, ns[0])
+	requireContiguous(t, ns, 100)
+	assert.Zero(t, s.Stats().Missed)
+}
+
+// Resuming after an ID whose successors partly left the ring: the rest
+// arrive in order, and Missed counts exactly the events lost in between.
+func TestReplayAfterAnIDWhoseSuccessorsLeftTheRing(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 10}, BackpressureMode: Block})
+	var ids []string
+	for n := 0; n < 100; n++ {
+		ev := Event{Type: LogLine, Data: map[string]interface{}{"n": n}}
+		ev.ID = b.ids.next()
+		ids = append(ids, ev.ID)
+		b.Publish(ev)
+	}
+	waitIdle(t, b)
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplayAfter(ids[50]))
+	waitIdle(t, b)
+	assert.Equal(t, []int{90, 91, 92, 93, 94, 95, 96, 97, 98, 99}, log.snapshot())
+	assert.EqualValues(t, 39, s.Stats().Missed, "51 to 89")
+
+	// Another type published in between makes the count an upper bound.
+	b2 := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 5}, BackpressureMode: Block})
+	var first string
+	for n := 0; n < 20; n++ {
+		ev := Event{Type: LogLine, Data: map[string]interface{}{"n": n}}
+		ev.ID = b2.ids.next()
+		if n == 0 {
+			first = ev.ID
+		}
+		b2.Publish(ev)
+		b2.Publish(Event{Type: BuildEvent}) // not retained, not subscribed to
+	}
+	waitIdle(t, b2)
+	var log2 seqLog
+	s2 := b2.On(LogLine, log2.handle, WithReplayAfter(first))
+	waitIdle(t, b2)
+	assert.Equal(t, []int{15, 16, 17, 18, 19}, log2.snapshot())
+	missed := s2.Stats().Missed
+	assert.GreaterOrEqual(t, missed, int64(14), "at least the 14 log lines lost")
+	assert.LessOrEqual(t, missed, int64(2*14+1), "at most every event published in between")
+}
+
+// An ID the bus did not make and does not retain: everything retained is
+// replayed, and Missed stays 0.
+func TestReplayAfterAnUnknownID(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 5}, BackpressureMode: Block})
+	for n := 0; n < 8; n++ {
+		b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b)
+	for _, id := range []string{"not-an-id", "zzzzzzzz-000000000001", b.ids.next()[:8] + "-zzzzzzzzzzzz"} {
+		var log seqLog
+		s := b.On(LogLine, log.handle, WithReplayAfter(id))
+		waitIdle(t, b)
+		assert.Equal(t, []int{3, 4, 5, 6, 7}, log.snapshot(), id)
+		assert.Zero(t, s.Stats().Missed)
+		s.Unsubscribe()
+	}
+	// An ID the bus made that is still retained by value: found by value,
+	// also when set by the publisher.
+	b.Publish(Event{ID: "bridge-42", Type: LogLine, Data: map[string]interface{}{"n": 8}})
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 9}})
+	waitIdle(t, b)
+	var log seqLog
+	b.On(LogLine, log.handle, WithReplayAfter("bridge-42"))
+	waitIdle(t, b)
+	assert.Equal(t, []int{9}, log.snapshot())
+}
+
+// Events no one was subscribed to are retained; events the bus refused
+// are not; WaitIdle waits for the replayed deliveries.
+func TestRetainedMeansAccepted(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{ProcessExited: 10}})
+	b.Publish(Event{Type: ProcessExited, Data: map[string]interface{}{"n": 1}}) // no subscriber yet
+	require.ErrorIs(t, b.PublishWithBackpressure(Event{Type: ProcessExited, Data: map[string]interface{}{"n": 99}}, 0), ErrInvalidPriority)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, b.PublishContext(done, Event{Type: ProcessExited, Data: map[string]interface{}{"n": 98}}))
+	var calls atomic.Int64
+	var log seqLog
+	b.On(ProcessExited, func(ev Event) {
+		time.Sleep(time.Millisecond) // the replay takes a while
+		calls.Add(1)
+		log.handle(ev)
+	}, WithReplay(10))
+	waitIdle(t, b)
+	assert.EqualValues(t, 1, calls.Load(), "WaitIdle waited for the replay")
+	assert.Equal(t, []int{1}, log.snapshot())
+}
+
+// A million events through a ring of 1,000 leave the heap where it was,
+// and retention starts no goroutine.
+func TestRetentionIsBounded(t *testing.T) {
+	events := 1_000_000
+	if raceEnabled || testing.Short() {
+		events = 100_000
+	}
+	b := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 1000}})
+	data := func(n int) map[string]interface{} { return map[string]interface{}{"n": n, "line": "some log output"} }
+	for n := 0; n < 2000; n++ {
+		b.Publish(Event{Type: LogLine, Data: data(n)}) // fill the ring first
+	}
+	g0 := runtime.NumGoroutine()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for n := 0; n < events; n++ {
+		b.Publish(Event{Type: LogLine, Data: data(n)})
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	assert.Less(t, int64(after.HeapInuse)-int64(before.HeapInuse), int64(2<<20), "heap grew by %d", int64(after.HeapInuse)-int64(before.HeapInuse))
+	assert.LessOrEqual(t, runtime.NumGoroutine(), g0)
+	var log seqLog
+	b.On(LogLine, log.handle, WithReplay(1000))
+	waitIdle(t, b)
+	assert.Len(t, log.snapshot(), 1000)
+	assert.Equal(t, events-1, log.snapshot()[999])
+}
+
+// Unsubscribe, WithContext and Shutdown during a replay behave as for any
+// subscription; the identities hold.
+func TestEndingDuringAReplay(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 100}})
+	for n := 0; n < 100; n++ {
+		b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b)
+	g := newGate(t)
+	var hook dropLog
+	s := b.On(LogLine, g.handle, WithReplay(100), WithOnDrop(hook.onDrop))
+	receive(t, g.began)
+	s.Unsubscribe()
+	ids, _ := hook.snapshot()
+	assert.Len(t, ids, 99, "the replay not yet delivered is dropped")
+	g.release()
+	receive(t, s.Done())
+	st := s.Stats()
+	assert.Equal(t, SubscriptionStats{Types: []EventType{LogLine}, Matched: 100, Delivered: 1, Dropped: 99}, st)
+	waitIdle(t, b)
+	requireAccounted(t, b)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := b.Chan(ctx, 1, Block, []EventType{LogLine}, WithReplay(100))
+	<-ch
+	cancel()
+	for range ch {
+	}
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
+func TestReplayOptionsPanic(t *testing.T) {
+	b := newBus(t, Config{Workers: 1})
+	h := func(Event) {}
+	for name, call := range map[string]func(){
+		"WithReplay(0)":      func() { b.On("x", h, WithReplay(0)) },
+		"WithReplayAfter":    func() { b.On("x", h, WithReplayAfter("")) },
+		"do not combine":     func() { b.On("x", h, WithReplay(1), WithCoalesce(0, nil)) },
+		"WithConcurrency(2)": func() { b.On("x", h, WithReplay(1), WithConcurrency(2)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				require.NotNil(t, r)
+				assert.Contains(t, fmt.Sprint(r), name)
+			}()
+			call()
+		})
+	}
+	_, err := NewEventBus(Config{Retain: map[EventType]int{LogLine: 0}})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "Retain")
+}
