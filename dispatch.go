@@ -246,6 +246,7 @@ func (b *EventBus) release(w *worker, f *flight) {
 		b.evict(f, ErrEventBusShutdown)
 		return
 	default:
+		sh.doneLv[f.prio-1].Add(1)
 		sh.done[f.epoch].Add(1)
 		b.notifyIdle()
 	}

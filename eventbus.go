@@ -91,9 +91,10 @@ type EventBus struct {
 	// one with a watchdog, which must see a stuck worker's only event.
 	batchLimit int
 
-	// unrouted counts events that had no handler when published: they are
-	// processed on the spot, without going through the queue.
-	unrouted atomic.Int64
+	// unrouted counts, per level, events that had no handler when
+	// published: they are processed on the spot, without going through the
+	// queue.
+	unrouted [numLevels]atomic.Int64
 	drops    dropCounts
 	// dropReports counts the OnDrop calls in progress (see maxDropReports).
 	dropReports atomic.Int32
@@ -275,7 +276,7 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 				return err
 			}
 			putFlight(f)
-			b.unrouted.Add(1)
+			b.unrouted[prio-1].Add(1)
 			return nil
 		}
 		f.ev, f.typed, f.all, f.prio = ev, typed, all, prio
@@ -371,7 +372,7 @@ func (b *EventBus) filter(s *Subscription, ev *Event) (ok bool) {
 
 // reject drops an event that never entered the queue.
 func (b *EventBus) reject(ev *Event, p Priority, reason error) {
-	b.drops.rejected.Add(1)
+	b.drops.rejected[p-1].Add(1)
 	b.drops.record(p, reason)
 	b.reportDrop(ev, reason)
 }

@@ -58,10 +58,11 @@ func TestWaitBuckets(t *testing.T) {
 
 func TestPercentilesOnKnownInputs(t *testing.T) {
 	var h [waitBuckets]int64
-	h[waitBucket(500)] = 90                          // 90 waits under 1µs
-	h[waitBucket(int64(time.Millisecond))] = 9       // 9 waits of 1ms
-	h[waitBucket(int64(100*time.Millisecond))] = 1   // 1 wait of 100ms
-	st := waitStats(&h, int64(100*time.Millisecond)) // the largest wait seen
+	h[waitBucket(500)] = 90                        // 90 waits under 1µs
+	h[waitBucket(int64(time.Millisecond))] = 9     // 9 waits of 1ms
+	h[waitBucket(int64(100*time.Millisecond))] = 1 // 1 wait of 100ms
+	sum := int64(90*500 + 9*int64(time.Millisecond) + int64(100*time.Millisecond))
+	st := waitStats(&h, int64(100*time.Millisecond), sum) // the largest wait seen
 	assert.EqualValues(t, 100, st.Count)
 	assert.Equal(t, time.Duration(bucketUpper(0)), st.P50)
 	oneMsBucket := time.Duration(bucketUpper(waitBucket(int64(time.Millisecond))))
@@ -69,15 +70,27 @@ func TestPercentilesOnKnownInputs(t *testing.T) {
 	assert.Equal(t, oneMsBucket, st.P99, "the 99th of 100 waits is still a 1ms one")
 	assert.Equal(t, 100*time.Millisecond, st.Max)
 	assert.LessOrEqual(t, st.P95, 2*time.Millisecond+48*time.Microsecond, "a bucket bound is at most twice its values")
+	assert.Equal(t, time.Duration(sum), st.Sum)
+	require.Len(t, st.Buckets, waitBuckets)
+	assert.Equal(t, h[:], st.Buckets, "the histogram itself, for exporters")
+	bounds := WaitBucketBounds()
+	require.Len(t, bounds, waitBuckets-1)
+	assert.Equal(t, 1024*time.Nanosecond, bounds[0])
+	for i := 1; i < len(bounds); i++ {
+		assert.Equal(t, 2*bounds[i-1], bounds[i])
+	}
+	assert.Less(t, 500*time.Nanosecond, bounds[0], "500ns is counted in bucket 0")
+	assert.True(t, time.Millisecond >= bounds[9] && time.Millisecond < bounds[10], "1ms in bucket 10: %v", bounds[9:11])
+	assert.EqualValues(t, 9, st.Buckets[10])
 
 	// A percentile never exceeds the largest wait seen.
 	var one [waitBuckets]int64
 	one[waitBucket(3000)] = 1
-	st = waitStats(&one, 3000)
+	st = waitStats(&one, 3000, 3000)
 	assert.Equal(t, time.Duration(3000), st.P50)
 	assert.Equal(t, time.Duration(3000), st.P99)
 
-	assert.Equal(t, WaitStats{}, waitStats(&[waitBuckets]int64{}, 0))
+	assert.Equal(t, WaitStats{}, waitStats(&[waitBuckets]int64{}, 0, 0))
 }
 
 // monitoredBus starts a bus whose sampler never ticks by itself, so that a
@@ -338,4 +351,49 @@ func TestExpvarInAMapOfOurOwn(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(vars.Get("bus").String()), &got))
 		assert.EqualValues(t, i+1, got.Processed)
 	}
+}
+
+// The figures exporters need: published, processed and dropped per
+// priority, drops per reason and priority, the wait histogram with its
+// sum, and per-name subscription totals.
+func TestMetricsForExporters(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, QueueSize: 2, EnablePriority: true, MonitoringEnabled: true,
+		MetricsWindow: time.Hour, BackpressureMode: DropLowPri})
+	b.On(LogLine, func(Event) {}, WithName("tui"))
+	b.On(ProcessExited, func(Event) {}, WithName("tui"))
+	release := holdWorker(t, b) // a High event, handled
+	for i := 0; i < 4; i++ {
+		b.Publish(Event{Type: LogLine}) // two queued, two refused (DropLowPri)
+	}
+	b.Publish(Event{Type: ProcessExited}) // evicts a queued log line
+	require.ErrorIs(t, b.PublishWithBackpressure(Event{Type: BuildEvent}, Priority(7)), ErrInvalidPriority)
+	b.Publish(Event{Type: BuildEvent}) // nobody listens: processed at once
+	release()
+	waitIdle(t, b)
+	m := requireAccounted(t, b)
+	assert.Equal(t, PriorityCounts{Low: 4, Medium: 2, High: 2}, m.EventsPublishedByPriority)
+	assert.Equal(t, PriorityCounts{Low: 1, Medium: 1, High: 2}, m.EventsProcessedByPriority)
+	assert.Equal(t, DropReasons{
+		QueueFull:       PriorityCounts{Low: 3},
+		InvalidPriority: PriorityCounts{Medium: 1},
+	}, m.Drops.ByReason)
+	assert.Equal(t, m.Drops.ByPriority, PriorityCounts{Low: 3, Medium: 1})
+
+	// The High waits: the gate and the exit, with their sum and buckets.
+	high := m.Wait.High
+	require.EqualValues(t, 2, high.Count)
+	require.Len(t, high.Buckets, waitBuckets)
+	var inBuckets int64
+	for _, c := range high.Buckets {
+		inBuckets += c
+	}
+	assert.EqualValues(t, 2, inBuckets)
+	assert.Positive(t, high.Sum)
+	assert.LessOrEqual(t, high.Sum, 2*high.Max)
+
+	totals := m.SubscriptionTotals()
+	require.Len(t, totals, 2, "the gate's (ended, no name) and tui's two")
+	assert.Equal(t, SubscriptionStats{Matched: 1, Delivered: 1}, totals[0])
+	assert.Equal(t, "tui", totals[1].Name)
+	assert.EqualValues(t, 2, totals[1].Delivered, "the log line left in the queue, and the exit")
 }

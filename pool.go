@@ -169,6 +169,8 @@ type tally struct {
 
 type tallyShard struct {
 	done [2]atomic.Int64
+	// doneLv counts the same events per level, for Metrics.
+	doneLv [numLevels]atomic.Int64
 	// replayDone counts replayed events finished, per WaitIdle parity.
 	replayDone [2]atomic.Int64
 	panics     atomic.Int64
@@ -194,6 +196,15 @@ func (t *tally) processed(par int) int64 {
 			if par == -1 || par == k {
 				n += t.shards[i].done[k].Load()
 			}
+		}
+	}
+	return n
+}
+
+func (t *tally) processedByLevel() (n [numLevels]int64) {
+	for i := range t.shards {
+		for lv := range n {
+			n[lv] += t.shards[i].doneLv[lv].Load()
 		}
 	}
 	return n

@@ -62,6 +62,8 @@ type queue struct {
 	// counts the events ever queued under each parity.
 	epoch    uint8
 	admitted [2]int64
+	// admittedLv counts the events ever queued per level.
+	admittedLv [numLevels]int64
 	// replayGen changes, under the lock, whenever a replaying subscription
 	// is added; see put.
 	replayGen atomic.Uint64
@@ -107,6 +109,7 @@ func newQueue(b *EventBus) *queue {
 func (q *queue) admitLocked(f *flight) {
 	f.epoch = q.epoch
 	q.admitted[q.epoch]++
+	q.admittedLv[f.prio-1]++
 	q.queued++
 	q.lv.stamp(f)
 	if r := q.bus.retain; r != nil {
@@ -664,12 +667,13 @@ func (q *queue) admittedIn(p uint8) (admitted, replayed int64) {
 }
 
 // counts returns the number of queued events per level, Low first, the
-// number of events ever queued, and the number of waiting publishers.
-func (q *queue) counts() (depth [numLevels]int, admitted int64, waiting int) {
+// number of events ever queued per level, and the number of waiting
+// publishers.
+func (q *queue) counts() (depth [numLevels]int, admitted [numLevels]int64, waiting int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i := range depth {
 		depth[i] = q.lv.depth(i)
 	}
-	return depth, q.admitted[0] + q.admitted[1], q.nwaiting
+	return depth, q.admittedLv, q.nwaiting
 }

@@ -139,11 +139,11 @@ func (st *subStats) read() SubscriptionStats {
 	r.Missed = st.missed.Load()
 	if st.shards[0].wait != nil {
 		var hist [waitBuckets]int64
-		var maxWait int64
+		var maxWait, sum int64
 		for i := range st.shards {
-			maxWait = max(maxWait, st.shards[i].wait.read(&hist))
+			maxWait = max(maxWait, st.shards[i].wait.read(&hist, &sum))
 		}
-		r.Wait = waitStats(&hist, maxWait)
+		r.Wait = waitStats(&hist, maxWait, sum)
 	}
 	return r
 }

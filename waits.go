@@ -3,6 +3,7 @@ package eventbus
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -27,10 +28,13 @@ func bucketUpper(i int) int64 { return int64(1024) << i }
 type histogram struct {
 	buckets [waitBuckets]atomic.Int64
 	max     atomic.Int64
+	sum     atomic.Int64
 }
 
 func (h *histogram) record(wait int64) {
+	wait = max(wait, 0)
 	h.buckets[waitBucket(wait)].Add(1)
+	h.sum.Add(wait)
 	for {
 		m := h.max.Load()
 		if wait <= m || h.max.CompareAndSwap(m, wait) {
@@ -39,8 +43,11 @@ func (h *histogram) record(wait int64) {
 	}
 }
 
-// read adds the histogram's counts to hist and returns its largest wait.
-func (h *histogram) read(hist *[waitBuckets]int64) int64 {
+// read adds the histogram's counts to hist and its sum to sum, and
+// returns its largest wait. The sum is read before the counts: a wait
+// recorded meanwhile may be counted without its time, never the reverse.
+func (h *histogram) read(hist *[waitBuckets]int64, sum *int64) int64 {
+	*sum += h.sum.Load()
 	for i := range hist {
 		hist[i] += h.buckets[i].Load()
 	}
@@ -67,21 +74,22 @@ func (c *waitCounts) record(f *flight, start int64) {
 type waitTotals struct {
 	hist [numLevels][waitBuckets]int64
 	max  [numLevels]int64
+	sum  [numLevels]int64
 }
 
 // add adds the figures of c.
 func (t *waitTotals) add(c *waitCounts) {
 	for lv := range t.hist {
-		t.max[lv] = max(t.max[lv], c.lv[lv].read(&t.hist[lv]))
+		t.max[lv] = max(t.max[lv], c.lv[lv].read(&t.hist[lv], &t.sum[lv]))
 	}
 }
 
 // stats computes the figures of every level.
 func (t waitTotals) stats() PriorityWaits {
 	return PriorityWaits{
-		Low:    waitStats(&t.hist[0], t.max[0]),
-		Medium: waitStats(&t.hist[1], t.max[1]),
-		High:   waitStats(&t.hist[2], t.max[2]),
+		Low:    waitStats(&t.hist[0], t.max[0], t.sum[0]),
+		Medium: waitStats(&t.hist[1], t.max[1], t.sum[1]),
+		High:   waitStats(&t.hist[2], t.max[2], t.sum[2]),
 	}
 }
 
@@ -101,13 +109,14 @@ func (t *waitTotals) since(prev *waitTotals) waitTotals {
 		}
 		if top >= 0 {
 			d.max[lv] = min(bucketUpper(top), t.max[lv])
+			d.sum[lv] = max(t.sum[lv]-prev.sum[lv], 0)
 		}
 	}
 	return d
 }
 
 // waitStats computes the figures of one level from its histogram.
-func waitStats(h *[waitBuckets]int64, maxWait int64) WaitStats {
+func waitStats(h *[waitBuckets]int64, maxWait, sum int64) WaitStats {
 	var st WaitStats
 	for _, c := range h {
 		st.Count += c
@@ -119,6 +128,8 @@ func waitStats(h *[waitBuckets]int64, maxWait int64) WaitStats {
 	st.P95 = percentile(h, st.Count, 0.95, maxWait)
 	st.P99 = percentile(h, st.Count, 0.99, maxWait)
 	st.Max = time.Duration(maxWait)
+	st.Sum = time.Duration(sum)
+	st.Buckets = slices.Clone(h[:])
 	return st
 }
 
@@ -134,17 +145,4 @@ func percentile(h *[waitBuckets]int64, total int64, q float64, maxWait int64) ti
 		}
 	}
 	return time.Duration(maxWait)
-}
-
-// WaitSince returns the wait figures of the events that workers took
-// between prev and s, two snapshots of the same bus with prev taken first:
-// the latency of that interval alone, where Wait covers the bus's whole
-// life. Sampling Metrics every few seconds and calling WaitSince on the
-// last two gives a moving view. Count and the percentiles are as precise
-// as Wait's; Max is an upper bound (the end of the interval's highest
-// bucket, capped by Wait's Max). Counts that went down, as when prev comes
-// from another bus or was taken after s, count as zero. With monitoring
-// off both snapshots hold no waits, and the result is all zeros.
-func (s MetricsSnapshot) WaitSince(prev MetricsSnapshot) PriorityWaits {
-	return s.waits.since(&prev.waits).stats()
 }

@@ -14,7 +14,7 @@ import (
 type watchdog struct {
 	bus     *EventBus
 	timeout int64 // nanoseconds
-	ticker  *background
+	ticker  *ticker
 
 	slow     atomic.Int64 // calls reported slow
 	replaced atomic.Int64 // workers started in place of stuck ones
