@@ -42,7 +42,7 @@ type Config struct {
 	// MinWorkers. After
 	// growing it waits IdleTimeout before it may shrink, and after
 	// shrinking one interval before it may grow, so that a load at the
-	// threshold does not make it flap. The scaler wakes every IdleTimeout/4
+	// threshold does not make it flap. The autoscaler wakes every IdleTimeout/4
 	// while the bus is quiet, and every ScaleInterval only while the queue
 	// is more than half full, so a short interval costs nothing at rest.
 	// 0 means 100ms. Negative, or positive and under MinInterval, is an

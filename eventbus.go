@@ -83,10 +83,10 @@ type EventBus struct {
 	retain    *retention // nil without Config.Retain
 	pool      pool
 	ids       idSource
-	mon       *monitor  // nil when monitoring is off
-	wd        *watchdog // nil without Config.HandlerTimeout
-	sc        *scaler   // nil for a static pool
-	sizer     sizer
+	mon       *monitor    // nil when monitoring is off
+	wd        *watchdog   // nil without Config.HandlerTimeout
+	auto      *autoscaler // nil for a static pool
+	size      poolSize
 	// batchLimit is the most events a worker takes at once: maxBatch, or
 	// one with a watchdog, which must see a stuck worker's only event.
 	batchLimit int
@@ -140,7 +140,7 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 	b.pool.stopped = make(chan struct{})
 	b.pool.tally.init(runtime.GOMAXPROCS(0))
 	slots := b.pool.add(cfg.Workers)
-	b.sizer.size = cfg.Workers
+	b.size.size = cfg.Workers
 	if cfg.MonitoringEnabled {
 		b.mon = newMonitor(b)
 	}
@@ -151,8 +151,8 @@ func NewEventBus(cfg Config) (*EventBus, error) {
 		b.startWorker(w, false)
 	}
 	if cfg.MaxWorkers > 0 {
-		b.sc = newScaler(b)
-		b.q.halfFull = b.sc.nudge
+		b.auto = newAutoscaler(b)
+		b.q.halfFull = b.auto.nudge
 	}
 	return b, nil
 }
@@ -506,13 +506,13 @@ func (b *EventBus) Shutdown() {
 // first wait in the same way.
 func (b *EventBus) ShutdownContext(ctx context.Context) error {
 	b.shutdownOnce.Do(func() {
-		// Resize checks closing under the sizer's lock: once this store is
+		// Resize checks closing under the pool size's lock: once this store is
 		// made under it, no worker is added any more.
-		b.sizer.mu.Lock()
+		b.size.mu.Lock()
 		b.closing.Store(true)
-		b.sizer.mu.Unlock()
-		if b.sc != nil {
-			b.sc.stop()
+		b.size.mu.Unlock()
+		if b.auto != nil {
+			b.auto.stop()
 		}
 		b.q.close()
 		if b.mon != nil {

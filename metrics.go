@@ -124,7 +124,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 	m.EventsPublished = m.EventsPublishedByPriority.Total()
 	m.EventsPending = max(m.EventsPublished-m.EventsProcessed-dropped, 0)
 	m.HandlerPanics = b.pool.tally.panics()
-	b.sizer.fill(&m)
+	b.size.fill(&m)
 	if b.wd != nil {
 		m.SlowHandlers = b.wd.slow.Load()
 		m.WorkersReplaced = b.wd.replaced.Load()

@@ -24,7 +24,7 @@ type MetricsSnapshot struct {
 	// longer counts).
 	Workers int `json:"workers"`
 	// ScaleUps and ScaleDowns count the changes of the pool's size, by the
-	// scaler of a dynamic pool or by Resize; Resizes lists the latest ones,
+	// autoscaler of a dynamic pool or by Resize; Resizes lists the latest ones,
 	// the oldest first.
 	ScaleUps      int64         `json:"scale_ups"`
 	ScaleDowns    int64         `json:"scale_downs"`

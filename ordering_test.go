@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,4 +134,156 @@ func keyOrder(ids []string, key string) []string {
 		}
 	}
 	return out
+}
+
+// keyedChecker is a handler that checks, per key, that events arrive one at
+// a time with strictly increasing sequence numbers.
+type keyedChecker struct {
+	t       testing.TB
+	mu      sync.Mutex
+	last    map[string]int
+	running map[string]int
+	handled atomic.Int64
+}
+
+func newKeyedChecker(t testing.TB) *keyedChecker {
+	return &keyedChecker{t: t, last: map[string]int{}, running: map[string]int{}}
+}
+
+func (c *keyedChecker) handle(ev Event) {
+	key, seq := ev.ProcessID, ev.Data["seq"].(int)
+	c.mu.Lock()
+	c.running[key]++
+	if c.running[key] > 1 {
+		c.t.Errorf("key %s: two events handled at once", key)
+	}
+	if last, ok := c.last[key]; ok && seq <= last {
+		c.t.Errorf("key %s: seq %d after %d", key, seq, last)
+	}
+	c.last[key] = seq
+	c.mu.Unlock()
+	runtime.Gosched() // give another worker the chance to break the order
+	c.mu.Lock()
+	c.running[key]--
+	c.mu.Unlock()
+	c.handled.Add(1)
+}
+
+// publishKeyed has publishers each own keys/publishers keys and publish
+// each key's events in sequence, interleaving their keys.
+func publishKeyed(b *EventBus, publishers, keys, perKey int) {
+	var wg sync.WaitGroup
+	for p := 0; p < publishers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; seq < perKey; seq++ {
+				for k := p; k < keys; k += publishers {
+					b.Publish(Event{Type: LogLine, ProcessID: fmt.Sprintf("proc-%d", k),
+						Data: map[string]interface{}{"seq": seq}})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestOrderingPerKey(t *testing.T) {
+	keys, perKey := 64, 10_000
+	if raceEnabled || testing.Short() {
+		perKey = 1_000
+	}
+	b := newBus(t, Config{Workers: 4, QueueSize: 256, BackpressureMode: Block,
+		EnablePriority: true, OrderingKey: OrderByProcessID})
+	c := newKeyedChecker(t)
+	b.Subscribe(LogLine, c.handle)
+	publishKeyed(b, 8, keys, perKey)
+	waitIdle(t, b)
+	assert.EqualValues(t, keys*perKey, c.handled.Load())
+	for k := 0; k < keys; k++ {
+		assert.Equal(t, perKey-1, c.last[fmt.Sprintf("proc-%d", k)])
+	}
+	requireAccounted(t, b)
+	assert.Zero(t, lanesAfterShutdown(t, b), "idle keys hold no memory")
+}
+
+func TestOrderingSurvivesDrops(t *testing.T) {
+	for _, policy := range []DropPolicy{DropOldest, DropNewest, DropLowPri} {
+		t.Run(policy.String(), func(t *testing.T) {
+			b := newBus(t, Config{Workers: 3, QueueSize: 8, BackpressureMode: policy,
+				EnablePriority: true, OrderingKey: OrderByProcessID})
+			c := newKeyedChecker(t)
+			b.Subscribe(LogLine, c.handle)
+			publishKeyed(b, 4, 8, 2000)
+			// A dropped event must not stall its key: WaitIdle returns.
+			waitIdle(t, b)
+			m := requireAccounted(t, b)
+			assert.Positive(t, m.EventsDropped)
+			assert.Equal(t, c.handled.Load(), m.EventsProcessed)
+			assert.Zero(t, lanesAfterShutdown(t, b))
+		})
+	}
+}
+
+// Ordering holds within a key and a level: a process's High event is not
+// held back behind its own backlog of Low log lines.
+func TestOrderingIsPerLevel(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 100, EnablePriority: true,
+		OrderingKey: OrderByProcessID, ReservedWorkers: -1})
+	var r recorder
+	block := make(chan struct{})
+	started := make(chan struct{}, 1)
+	b.Subscribe(LogLine, func(ev Event) {
+		if ev.ID == "L0" {
+			started <- struct{}{}
+			<-block
+		}
+		r.handle(ev)
+	})
+	b.Subscribe(ProcessExited, r.handle)
+	b.Publish(Event{ID: "L0", Type: LogLine, ProcessID: "web"})
+	receive(t, started)
+	for i := 1; i <= 5; i++ {
+		b.Publish(Event{ID: fmt.Sprintf("L%d", i), Type: LogLine, ProcessID: "web"})
+	}
+	b.Publish(Event{ID: "exit", Type: ProcessExited, ProcessID: "web"})
+	// The second worker is free: it takes the exit although L0 of the
+	// same process is still running, while L1..L5 wait for L0.
+	require.Eventually(t, func() bool { return r.len() == 1 }, testTimeout, time.Millisecond)
+	assert.Equal(t, []string{"exit"}, r.ids())
+	close(block)
+	waitIdle(t, b)
+	assert.Equal(t, []string{"exit", "L0", "L1", "L2", "L3", "L4", "L5"}, r.ids())
+}
+
+// A million distinct keys over time cost no more memory than the busiest
+// moment: a key's lane goes when its events do.
+func TestIdleKeysReleaseTheirMemory(t *testing.T) {
+	keys := 1_000_000
+	if raceEnabled || testing.Short() {
+		keys = 100_000
+	}
+	b := newBus(t, Config{Workers: 2, QueueSize: 64, BackpressureMode: Block, OrderingKey: OrderByProcessID})
+	b.Subscribe(LogLine, func(Event) {})
+	ids := make([]string, 4096) // reused so the test itself allocates little
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < keys; i++ {
+		if i < len(ids) {
+			ids[i] = fmt.Sprint("k", i)
+		}
+		key := ids[i%len(ids)]
+		if i >= len(ids) {
+			key = fmt.Sprint("k", i) // a new key each time
+		}
+		b.Publish(Event{ID: "x", Timestamp: clockBase, Type: LogLine, ProcessID: key})
+	}
+	waitIdle(t, b)
+	assert.Zero(t, lanesAfterShutdown(t, b))
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapInuse) - int64(before.HeapInuse)
+	assert.Less(t, grown, int64(4<<20), "heap grew by %d bytes over %d keys", grown, keys)
+	requireAccounted(t, b)
 }

@@ -37,7 +37,7 @@ type worker struct {
 	// detached is set by the watchdog when it replaced this worker: the
 	// goroutine finishes its view and then leaves the pool.
 	detached atomic.Bool
-	// batches counts the views the worker took; the scaler reads it to
+	// batches counts the views the worker took; the autoscaler reads it to
 	// find workers with nothing to do, with busy.
 	batches atomic.Int64
 	busy    atomic.Bool
@@ -46,7 +46,7 @@ type worker struct {
 	stats   workerStats
 
 	wd       watchState // the watchdog's view of this worker, owned by it
-	scale    scaleState // the scaler's view of this worker, owned by it
+	scale    scaleState // the autoscaler's view of this worker, owned by it
 	prevBusy int64      // busy time at the monitor's last sample, under monitor.mu
 	util     float64    // busy share of the monitor's last window, under monitor.mu
 

@@ -29,7 +29,7 @@ type queue struct {
 	released [numLevels]fifo[delivery]
 	lanes    lanes
 	// halfFull is called, outside the lock, when a publish leaves the queue
-	// more than half full; a dynamic pool's scaler listens. nil otherwise.
+	// more than half full; a dynamic pool's autoscaler listens. nil otherwise.
 	halfFull func()
 	// queued counts what takes room in the queue: events in lv, and the
 	// deliveries that Block mailboxes set aside beyond their buffer.

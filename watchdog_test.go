@@ -3,9 +3,12 @@ package eventbus
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -56,4 +59,120 @@ func TestReplacementNeverLeavesThePoolEmpty(t *testing.T) {
 			requireAccounted(t, b)
 		})
 	}
+}
+
+func TestWatchdogReportsSlowHandlers(t *testing.T) {
+	type slow struct {
+		ev      Event
+		running time.Duration
+	}
+	reports := make(chan slow, 4)
+	// The timeout is long enough that a quick call descheduled on a
+	// loaded machine is not slow.
+	const timeout = 200 * time.Millisecond
+	b := newBus(t, Config{Workers: 2, QueueSize: 200, HandlerTimeout: timeout,
+		OnSlowHandler: func(ev Event, running time.Duration) { reports <- slow{ev, running} }})
+	release := make(chan struct{})
+	b.Subscribe(BuildEvent, func(Event) { <-release })
+	b.Subscribe(TestPassed, func(Event) {})
+	b.Publish(Event{ID: "slow-one", Type: BuildEvent})
+	for i := 0; i < 100; i++ {
+		b.Publish(Event{Type: TestPassed}) // quick calls are never reported
+	}
+	r := receive(t, reports)
+	assert.Equal(t, "slow-one", r.ev.ID)
+	assert.GreaterOrEqual(t, r.running, timeout)
+	close(release)
+	waitIdle(t, b)
+	m := requireAccounted(t, b)
+	assert.EqualValues(t, 1, m.SlowHandlers, "one report per call")
+	assert.Zero(t, m.WorkersReplaced)
+	assert.Len(t, reports, 0)
+}
+
+func TestStuckWorkersAreReplacedUpToTheBound(t *testing.T) {
+	base := runtime.NumGoroutine()
+	b := newBus(t, Config{Workers: 2, QueueSize: 100, HandlerTimeout: 10 * time.Millisecond,
+		ReplaceStuckWorkers: true, MaxStuckWorkers: 2})
+	release := make(chan struct{})
+	var stuck atomic.Int32
+	b.Subscribe(BuildEvent, func(Event) { stuck.Add(1); <-release })
+	var quick atomic.Int32
+	b.Subscribe(TestPassed, func(Event) { quick.Add(1) })
+
+	// Four handlers that never return: two get replaced, then the bound
+	// stops replacements and the pool runs out of workers.
+	for i := 0; i < 4; i++ {
+		b.Publish(Event{Type: BuildEvent})
+	}
+	require.Eventually(t, func() bool {
+		m := b.Metrics()
+		return stuck.Load() == 4 && m.WorkersReplaced == 2 && m.SlowHandlers == 4
+	}, testTimeout, time.Millisecond)
+	m := b.Metrics()
+	assert.Equal(t, 2, m.StuckWorkers)
+	// Two configured workers, two replacements, the watchdog: no more
+	// (+1: the goroutine of require.Eventually's last check may not have
+	// exited yet).
+	assert.LessOrEqual(t, runtime.NumGoroutine()-base, 2+2+1+1)
+
+	for i := 0; i < 10; i++ {
+		b.Publish(Event{Type: TestPassed}) // wait: every worker is stuck
+	}
+	assert.Zero(t, quick.Load())
+	close(release)
+	waitIdle(t, b)
+	assert.EqualValues(t, 10, quick.Load())
+	m = requireAccounted(t, b)
+	assert.EqualValues(t, 14, m.EventsProcessed, "the stuck events were counted once")
+	// A stuck goroutine counts its event, then leaves the pool.
+	require.Eventually(t, func() bool {
+		return b.Metrics().StuckWorkers == 0 && len(b.pool.slots()) == 2
+	}, testTimeout, time.Millisecond, "the replaced goroutines returned and left; the pool is back to its size")
+}
+
+func TestStuckLowWorkerGivesItsSlotToTheReplacement(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 100, EnablePriority: true,
+		HandlerTimeout: 10 * time.Millisecond, ReplaceStuckWorkers: true})
+	release := make(chan struct{})
+	var lines atomic.Int32
+	b.Subscribe(LogLine, func(ev Event) {
+		if ev.ID == "stuck" {
+			<-release
+		}
+		lines.Add(1)
+	})
+	b.Publish(Event{ID: "stuck", Type: LogLine})
+	// With one worker reserved, only one may run Low events, and it is
+	// stuck: the replacement takes its Low slot and the lines flow again.
+	for i := 0; i < 20; i++ {
+		b.Publish(Event{Type: LogLine})
+	}
+	require.Eventually(t, func() bool { return lines.Load() == 20 }, testTimeout, time.Millisecond)
+	close(release)
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
+// OnSlowHandler runs on the watchdog's goroutine; a hook that shuts the
+// bus down must not wait for that goroutine, its own.
+func TestShutdownFromOnSlowHandler(t *testing.T) {
+	var b *EventBus
+	hookDone := make(chan error, 1)
+	b = newBus(t, Config{Workers: 1, HandlerTimeout: 5 * time.Millisecond, ShutdownTimeout: 50 * time.Millisecond,
+		OnSlowHandler: func(Event, time.Duration) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			hookDone <- b.ShutdownContext(ctx)
+		}})
+	release := make(chan struct{})
+	b.Subscribe(BuildEvent, func(Event) { <-release })
+	b.Publish(Event{Type: BuildEvent})
+	// The handler is stuck, so the drain runs out of time; the call
+	// returns instead of waiting for itself.
+	assert.ErrorIs(t, receive(t, hookDone), context.DeadlineExceeded)
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	require.NoError(t, b.ShutdownContext(ctx), "once the handler and the hook returned, shutdown completes")
 }

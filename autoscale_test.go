@@ -156,7 +156,7 @@ func TestResizeRacesPublishersAndShutdown(t *testing.T) {
 	}
 }
 
-// The scaler's rule, driven look by look with a clock of the test's own.
+// The autoscaler's rule, driven look by look with a clock of the test's own.
 func TestScalerRule(t *testing.T) {
 	const interval, idle = int64(time.Hour), int64(10 * time.Hour)
 	b := newBus(t, Config{MinWorkers: 2, MaxWorkers: 8, QueueSize: 20,
@@ -168,7 +168,7 @@ func TestScalerRule(t *testing.T) {
 		b.Publish(Event{Type: BuildEvent})
 	}
 	require.Eventually(t, func() bool { return b.Metrics().QueueDepth.Total() == 12 }, testTimeout, time.Millisecond)
-	sc := b.sc
+	sc := b.auto
 	sc.look(0)
 	assert.Equal(t, 2, b.Metrics().Workers, "full at one look only: no growth yet")
 	sc.look(interval)
@@ -246,7 +246,7 @@ func TestDynamicPoolFollowsABurst(t *testing.T) {
 	assert.EqualValues(t, events/8*8, m.EventsProcessed)
 	assert.Zero(t, m.EventsDropped)
 	// The workers that left are gone, not parked: goroutines are back to
-	// MinWorkers plus the scaler's (counted in base).
+	// MinWorkers plus the autoscaler's (counted in base).
 	// (Polled here, not with Eventually, which runs its condition on a
 	// goroutine of its own.)
 	deadline := time.Now().Add(testTimeout)
