@@ -8,11 +8,10 @@ import (
 // The publish timestamp is read from the monotonic clock and placed
 // against a wall-clock reading taken at most anchorAge earlier. time.Now
 // reads both clocks; time.Since reads only the monotonic one, which costs
-// about half as much (37 ns against 71 ns on the machine the benchmarks
-// ran on) and is on every publish that leaves Event.Timestamp empty.
-// Between anchors the wall clock can only drift from the monotonic one by
-// what NTP slews in that time (at most 50 µs in 100 ms); a step of the wall
-// clock shows within anchorAge.
+// about half as much and is on every publish that leaves Event.Timestamp
+// empty. Between anchors the wall clock can only drift from the monotonic
+// one by what NTP slews in that time (at most 50 µs in 100 ms); a step of
+// the wall clock shows within anchorAge.
 const anchorAge = 100 * time.Millisecond
 
 var anchor atomic.Pointer[time.Time]

@@ -12,8 +12,8 @@ import (
 // start from DefaultConfig or GetEnvironmentSpecificConfig and change a field
 // or two.
 //
-// NewEventBus copies the Config: changing it (or its Priorities map)
-// afterwards does not affect a running bus.
+// NewEventBus copies the Config: changing it (or its maps) afterwards does
+// not affect a running bus.
 type Config struct {
 	// Workers is the number of worker goroutines that run handlers. A burst
 	// of events waits in the queue instead of starting more (only a dynamic
@@ -71,10 +71,10 @@ type Config struct {
 	BackpressureMode DropPolicy
 
 	// MonitoringEnabled turns on the figures of Metrics that need the
-	// clock: handler time, wait time, worker utilization and the queue
-	// depth history. They cost two clock reads per batch of events and a
-	// counter per event, and one goroutine that samples once per
-	// MetricsWindow. The counts of published, processed and dropped events
+	// clock: handler time, wait time (also per subscription), worker
+	// utilization and the queue depth history. They cost two clock reads
+	// per batch of deliveries and a few counters per event, and one
+	// goroutine that samples once per MetricsWindow. The counts of published, processed and dropped events
 	// are always kept.
 	MonitoringEnabled bool
 
@@ -109,24 +109,27 @@ type Config struct {
 	StarvationLimit int
 
 	// OrderingKey, when set, orders events by key: the events for which it
-	// returns the same non-empty key, at the same priority level, are
-	// handled one at a time in publish order, while events of different
-	// keys still run in parallel. It runs in the publisher's goroutine on
-	// every publish. Events of one key at different levels are not ordered
-	// with each other, so a process's High event is not held back behind
-	// its flood of Low log lines. Across keys, a level is served in the
-	// order its keys' next events became runnable. OrderByProcessID orders
-	// each process's events. Ordering costs no goroutine; a key costs
-	// memory only while it has events queued or running.
+	// returns the same non-empty key, at the same priority level, reach
+	// each subscription one at a time in publish order, while events of
+	// different keys, and the deliveries of one event to different
+	// subscriptions, still run in parallel: a subscription stuck on an event
+	// holds back only its own later deliveries of that key. It runs in the
+	// publisher's goroutine on every publish. Events of one key at
+	// different levels are not ordered with each other, so a process's High
+	// event is not held back behind its flood of Low log lines.
+	// OrderByProcessID orders each process's events. Subscriptions with
+	// WithConcurrency(1), Chan and WithReplay get all their events in order
+	// anyway; coalescing ones are not ordered by key. Ordering costs no
+	// goroutine; a key costs memory only while it has deliveries waiting or
+	// running.
 	OrderingKey func(Event) string
 
 	// ReservedWorkers is the number of workers kept from Low events, with
-	// priorities enabled: at most Workers - ReservedWorkers workers run Low
-	// events at once, so a High or Medium event finds a worker even while
-	// every Low handler is stuck (Brummer's log handlers block when its
+	// priorities enabled: at most Workers - ReservedWorkers workers run the
+	// deliveries of Low events at once, so a High or Medium event finds a
+	// worker even while every Low handler is stuck (Brummer's log handlers block when its
 	// TUI is slow). It costs Low events that share of the pool when only
-	// Low events are queued (measured: 5 workers with 1 ms handlers ran
-	// 3,430 Low events/s with one reserved, against 4,420 with none). 0
+	// Low events are queued (the README gives the measured cost). 0
 	// means the default: 1 when Workers (or MaxWorkers) is at least 2,
 	// otherwise none; -1 means none. It must be less than Workers. However
 	// small a dynamic pool is, one worker may always run Low events.
@@ -156,8 +159,8 @@ type Config struct {
 	// ReplaceStuckWorkers makes the watchdog start a fresh worker in place
 	// of one stuck in a handler past HandlerTimeout, so that the pool keeps
 	// its capacity. Go cannot stop the stuck goroutine: when its handler
-	// returns, it finishes its event (which counts as processed as usual)
-	// and exits instead of taking more. At most MaxStuckWorkers stuck
+	// returns, it finishes the deliveries it had taken (its events count as
+	// processed as usual) and exits instead of taking more. At most MaxStuckWorkers stuck
 	// workers are replaced at a time; past that, a stuck worker keeps its
 	// place and the pool runs with less capacity until one returns. So the
 	// goroutines of the bus never exceed Workers + MaxStuckWorkers plus its
@@ -200,9 +203,11 @@ type Config struct {
 
 	// OnPanic, when set, is called on the worker after a handler panicked
 	// (or called runtime.Goexit, reported as ErrHandlerExited), with the
-	// value passed to panic and the stack of the panicking goroutine. The
-	// worker carries on with the event's next handler. The bus never prints
-	// anything itself. A panic in OnPanic is recovered and ignored.
+	// value passed to panic and the stack of the panicking goroutine. A
+	// panic in a WithFilter or WithCoalesce key function is reported the
+	// same way. The worker carries on with its next delivery; the call
+	// counts as delivered. The bus never prints anything itself. A panic in
+	// OnPanic is recovered and ignored.
 	OnPanic func(ev Event, recovered any, stack []byte)
 }
 
@@ -237,13 +242,11 @@ const defaultShutdownTimeout = 5 * time.Second
 // a program that changes Workers should set QueueSize too (0 means ten per
 // worker).
 //
-// The default policy is DropLowPri, not the DropOldest of the design
-// research this package comes from: under a log flood (log lines arriving
-// five times faster than five workers with 1 ms handlers take them, one
-// process.exited every 5 ms) DropOldest evicted queued High events that
-// happened to be the oldest, losing 5 of 399 process.exited events, and 194
-// to 264 of 399 at 28 times the capacity. DropLowPri never drops a High or
-// Medium event while a Low one is queued.
+// The default policy is DropLowPri rather than the DropOldest of the
+// design research (docs/design-research.md): under a log flood DropOldest
+// evicts queued High events that happen to be the oldest, while DropLowPri
+// never drops a High or Medium event while a Low one is queued. The README
+// gives the measured difference.
 func DefaultConfig() Config {
 	workers := CalculateOptimalWorkers()
 	return Config{
@@ -359,7 +362,7 @@ func (c Config) resolved() Config {
 	case c.ReservedWorkers >= largest:
 		// Only reachable with Workers left automatic: keep one worker for
 		// Low events. (A pool smaller than its reservation, while a
-		// dynamic one is small, keeps one too: see queue.resize.)
+		// dynamic one is small, keeps one too: see queue.lowCap.)
 		c.ReservedWorkers = largest - 1
 	}
 	if c.MaxStuckWorkers == 0 {

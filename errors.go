@@ -31,7 +31,8 @@ var (
 
 	// ErrHandlerExited is what Config.OnPanic receives as the recovered value
 	// when a handler called runtime.Goexit. The goroutine it ran on ends; a
-	// fresh worker takes its place and carries on with the event's next handler.
+	// fresh worker takes its place and carries on with the deliveries the
+	// old one had taken.
 	ErrHandlerExited = errors.New("eventbus: handler called runtime.Goexit")
 
 	// ErrInvalidSize is wrapped by the error Resize returns for a worker count

@@ -1,24 +1,3 @@
-// Package eventbus is an in-process publish/subscribe event bus whose
-// handlers run on a fixed pool of worker goroutines, fed by three priority
-// queues with a bounded total size and an explicit policy for what is
-// dropped when the queue is full.
-//
-// It is built to replace the internals of Brummer's pkg/events: the
-// Publish, Subscribe and Shutdown methods keep that package's signatures, so
-// a thin wrapper can embed *EventBus. Unlike a bus that starts a goroutine
-// per event, it never runs more than Config.Workers handlers at once, a
-// burst waits in the queue instead of growing the goroutine count, and
-// every published event ends up either processed or dropped, exactly once,
-// with the drop reported through Config.OnDrop and Metrics.
-//
-// Workers take events from the queue one at a time while handlers are
-// slow, and up to 16 of one priority level at a time while handlers finish
-// within microseconds, which keeps the queue's lock from becoming the
-// bottleneck; a worker that finds the queue empty takes the unstarted rest
-// of another worker's batch, so no event waits behind a busy worker while
-// another is free.
-//
-// All methods of EventBus and Subscription are safe for concurrent use.
 package eventbus
 
 import (
@@ -72,8 +51,8 @@ type Event struct {
 type Handler func(event Event)
 
 // EventBus delivers published events to the handlers subscribed to their
-// type, on a fixed pool of worker goroutines. Create one with NewEventBus
-// and stop it with Shutdown or ShutdownContext.
+// type, on a pool of worker goroutines. Create one with NewEventBus and
+// stop it with Shutdown or ShutdownContext.
 type EventBus struct {
 	cfg  Config // resolved: no automatic values left
 	q    *queue
@@ -424,14 +403,17 @@ func (b *EventBus) reportDrop(ev *Event, reason error) {
 // WaitIdle waits until every event published before the call has been
 // processed or dropped, or until ctx is done, in which case it returns
 // ctx.Err(). Events published during the call may or may not be waited for.
-// Once it returns nil, Metrics counts each of those events. With
-// monitoring on, their handler time is in AvgProcessingTime and
-// WorkerUtilization too, unless a worker is still running a later event of
-// the batch it took them in: a worker takes a few fast events at once and
-// times them together. On a bus that nothing is published to meanwhile,
-// it always is. It is meant for tests, flushes before exit, and checkpoints; calling it
-// from inside a handler waits for that handler's own event and so can only
-// end with ctx.
+// Once it returns nil, Metrics counts each of those events, and the figures
+// of their subscriptions count each delivery. It also waits for the
+// trailing deliveries of coalescing subscriptions and for the replays of
+// subscriptions made before it was called. With monitoring on, their
+// handler time is in AvgProcessingTime and WorkerUtilization too, unless a
+// worker is still running a later call of the batch it took them in: a
+// worker runs a few fast calls back to back and times them together. On a
+// bus that nothing is published to meanwhile, it always is. It is meant
+// for tests, flushes before exit, and checkpoints; calling it from inside
+// a handler waits for that handler's own event and so can only end with
+// ctx.
 func (b *EventBus) WaitIdle(ctx context.Context) error {
 	select {
 	case b.waitSem <- struct{}{}:
@@ -485,9 +467,11 @@ func (b *EventBus) notifyIdle() {
 
 // Shutdown stops the bus: it stops intake (later publishes drop their event
 // with ErrEventBusShutdown, and publishers waiting for room are refused),
-// lets the workers drain the queue for up to Config.ShutdownTimeout, drops
-// what is still queued after that, and returns once every worker has
-// exited or the timeout has passed. A handler still running after the
+// lets the workers drain the queue and the subscriptions' buffers for up
+// to Config.ShutdownTimeout, drops what is still waiting after that (see
+// ShutdownContext), ends every subscription (their Done channels close as
+// their last calls return, and channel subscriptions close), and returns
+// once every worker has exited or the timeout has passed. A handler still running after the
 // timeout cannot be stopped: its worker exits when it returns. Shutdown is
 // idempotent and safe to call concurrently with publishing; calling it from
 // a handler makes it wait out the timeout for that handler's own worker.
@@ -499,8 +483,11 @@ func (b *EventBus) Shutdown() {
 
 // ShutdownContext is Shutdown with the drain bounded by ctx instead of
 // Config.ShutdownTimeout. It returns nil when every worker exited after
-// draining the queue; when ctx is done first, it drops the events still
-// queued (reason ErrEventBusShutdown) and returns ctx.Err(). It also waits,
+// draining the queue; when ctx is done first, it drops what has not begun
+// and returns ctx.Err(): queued events (OnDrop, reason
+// ErrEventBusShutdown), and deliveries waiting for their subscriptions
+// (counted there and passed to WithOnDrop with ErrEventBusShutdown; an
+// event none of whose deliveries ran counts as dropped, through OnDrop). It also waits,
 // within ctx, for a Config.OnSlowHandler call in progress, which may itself
 // call Shutdown: that call then waits out its own ctx. Calls after the
 // first wait in the same way.

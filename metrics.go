@@ -140,7 +140,7 @@ func (b *EventBus) Metrics() MetricsSnapshot {
 }
 
 // GetStats returns the main figures as a map, under the keys of the design
-// research this package comes from: "events_processed", "events_dropped"
+// research (docs/design-research.md): "events_processed", "events_dropped"
 // (int64), "avg_processing_time" (time.Duration) and "current_queue_depth"
 // (int, the number of events queued now), plus "events_published",
 // "handler_panics" and "workers".

@@ -33,8 +33,9 @@ type MetricsSnapshot struct {
 
 	// EventsPublished counts every event handed to a publish call.
 	EventsPublished int64 `json:"events_published"`
-	// EventsProcessed counts events whose handlers have all run (an event
-	// with no handler counts when published).
+	// EventsProcessed counts events whose deliveries have all finished:
+	// handled, or dropped, coalesced or skipped by their subscriptions (an
+	// event that no subscription takes counts when published).
 	EventsProcessed int64 `json:"events_processed"`
 	// EventsDropped counts events dropped for any reason; Drops says why.
 	EventsDropped int64 `json:"events_dropped"`
@@ -48,8 +49,8 @@ type MetricsSnapshot struct {
 	// PublishersWaiting is the number of publish calls waiting for room
 	// in a full queue now (under Block, or within TimeoutDuration).
 	PublishersWaiting int `json:"publishers_waiting"`
-	// HandlerPanics counts handler invocations that panicked or called
-	// runtime.Goexit.
+	// HandlerPanics counts handler calls that panicked or called
+	// runtime.Goexit, and filter or coalescing key functions that panicked.
 	HandlerPanics int64 `json:"handler_panics"`
 
 	Drops DropCounts `json:"drops"`
@@ -65,11 +66,11 @@ type MetricsSnapshot struct {
 	// QueueDepth is the number of events queued now, per priority.
 	QueueDepth PriorityCounts `json:"queue_depth"`
 
-	// AvgProcessingTime is the moving average of the time a worker spends on
-	// one event (all its handlers): each worker keeps an exponential moving
-	// average with alpha 0.1 over its events, and this is the mean of the
-	// workers' averages. When a worker takes several fast events at once,
-	// each counts with their mean time.
+	// AvgProcessingTime is the moving average of the time a handler call
+	// takes: each worker keeps an exponential moving average with alpha 0.1
+	// over its calls, and this is the mean of the workers' averages. When a
+	// worker runs several fast calls back to back, each counts with their
+	// mean time.
 	AvgProcessingTime time.Duration `json:"avg_processing_time_ns"`
 	// Wait is the time from publish until a worker takes the event, per
 	// priority, over the bus's whole life; WaitSince gives it for the
@@ -77,8 +78,8 @@ type MetricsSnapshot struct {
 	// once only while handlers are fast; see the package documentation.)
 	Wait PriorityWaits `json:"wait"`
 	// WorkerUtilization is, per worker, the share of the last sampling
-	// window (Config.MetricsWindow) it spent handling events, 0 to 1. An
-	// event still running counts up to the window's end, so a worker held
+	// window (Config.MetricsWindow) it spent running handlers, 0 to 1. A
+	// call still running counts up to the window's end, so a worker held
 	// by a stuck handler reads 1. Before the first window closes it covers
 	// the time since the bus started; once the bus has shut down and its
 	// workers have exited, it is 0.

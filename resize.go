@@ -33,8 +33,9 @@ type poolSize struct {
 // size; a static pool accepts 1..WorkerLimit and keeps the new size. Any
 // other n gives an error wrapping ErrInvalidSize, and after shutdown
 // ErrEventBusShutdown. Growing starts workers at once; shrinking asks idle
-// workers to leave, and a busy one leaves only after its event, so no event
-// is ever interrupted and the pool may take a moment to reach n. It is safe
+// workers to leave, and a busy one leaves only after the deliveries it
+// took, so no call is ever interrupted and the pool may take a moment to
+// reach n. Both cost time in proportion to the change. It is safe
 // at any time, concurrently with publishing, Resize and Shutdown.
 func (b *EventBus) Resize(n int) error {
 	lo, hi := 1, WorkerLimit

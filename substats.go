@@ -7,7 +7,8 @@ import "sync/atomic"
 // of one name that have ended (MetricsSnapshot.EndedSubscriptions).
 //
 // Matched counts the deliveries the subscription was handed: events that
-// passed the bus's own queue and its filter. Each one ends up Delivered
+// passed the bus's own queue and its filter (a replaying subscription is
+// handed live events as the bus admits them, and its replayed events). Each one ends up Delivered
 // (its handler was called, or the event went into its channel; a call
 // that panicked counts too), Dropped (by its buffer, by its channel, or
 // skipped because the subscription had ended), Coalesced (replaced by a

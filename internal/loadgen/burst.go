@@ -22,7 +22,7 @@ type Burst struct {
 	Type func(seq int) eventbus.EventType
 }
 
-// LoadTable is the design research's load table: bursts of the TableMix,
+// LoadTable is the load table of the design research (docs/design-research.md): bursts of the TableMix,
 // smallest first.
 var LoadTable = []Burst{
 	{Name: "small", Events: 1_000, Publishers: 10, Type: TableMix},
