@@ -224,7 +224,7 @@ func TestDrawLogShowsTheNewestMatches(t *testing.T) {
 	assert.Equal(t, "01:02.345", string(appendClock(nil, 62345)))
 }
 
-func TestTUITextReport(t *testing.T) {
+func TestTUITextAndHTMLReports(t *testing.T) {
 	r := syntheticReport([]int{5})
 	r.opts.scenarios = []string{tuiName}
 	r.opts.sweep = sweepOff
@@ -244,6 +244,11 @@ func TestTUITextReport(t *testing.T) {
 	assert.Regexp(t, `\ntui plain +4,000 .* 3ms `, out)
 	assert.Regexp(t, `\ntui coalesced +120 .* never `, out, "the last line never shown says so")
 
+	b.Reset()
+	require.NoError(t, r.writeHTML(&b))
+	parseXML(t, b.String())
+	assert.Contains(t, b.String(), "TUI: a render per log line, or coalesced")
+	assert.Contains(t, b.String(), "<td>tui coalesced</td>")
 }
 
 // BenchmarkDrawLog measures a render of a full store: the tool's help says
