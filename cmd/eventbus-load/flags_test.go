@@ -70,6 +70,15 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-sweep=false", "-svg", "chart.svg"}, "-svg"},
 		{[]string{"-scenario", "small", "-svg", "chart.svg"}, "-svg"},
 		{[]string{"-html", " "}, "-html"},
+		{[]string{"-scenario", "tui", "-tui-window", "-1ms"}, "-tui-window"},
+		{[]string{"-scenario", "tui", "-tui-window", "11s"}, "-tui-window"},
+		{[]string{"-scenario", "tui", "-tui-window", "often"}, "-tui-window"},
+		{[]string{"-scenario", "tui", "-tui-lines", "0"}, "-tui-lines"},
+		{[]string{"-scenario", "tui", "-tui-lines", "1000001"}, "-tui-lines"},
+		{[]string{"-tui-window", "5ms"}, "-tui-window"},
+		{[]string{"-scenario", "flood", "-tui-lines", "100"}, "-tui-lines"},
+		{[]string{"-sweep", "-scenario", "tui"}, "-scenario"},
+		{[]string{"-sweep", "-scenario", "flood,tui", "-tui-lines", "100"}, "-scenario"},
 		{[]string{"-frobnicate"}, "-frobnicate"},
 	}
 	for _, c := range cases {
@@ -124,12 +133,14 @@ func TestSweepModes(t *testing.T) {
 		table, sweep  bool
 		swept, tabled []string
 	}{
-		{nil, true, true, []string{"flood"}, scenarioNames()},
+		{nil, true, true, []string{"flood"}, defaultScenarios()},
 		{[]string{"-sweep"}, false, true, []string{"flood"}, []string{"flood"}},
 		{[]string{"-sweep", "-scenario", "small,heavy"}, false, true, []string{"small", "heavy"}, []string{"small", "heavy"}},
-		{[]string{"-sweep=false"}, true, false, nil, scenarioNames()},
-		{[]string{"-scenario", "all"}, true, false, nil, scenarioNames()},
-		{[]string{"-sweep", "-sweep=false"}, true, false, nil, scenarioNames()},
+		{[]string{"-sweep=false"}, true, false, nil, defaultScenarios()},
+		{[]string{"-scenario", "all"}, true, false, nil, defaultScenarios()},
+		{[]string{"-scenario", "tui"}, true, false, nil, []string{"tui"}},
+		{[]string{"-scenario", "tui,all"}, true, false, nil, scenarioNames()},
+		{[]string{"-sweep", "-sweep=false"}, true, false, nil, defaultScenarios()},
 	} {
 		o, err := parseFlags(c.args, nil)
 		require.NoError(t, err, c.args)

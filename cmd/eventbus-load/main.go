@@ -3,12 +3,15 @@
 // bus does: events per second, what a Publish call costs, how long events
 // of each priority wait for a worker, what is dropped and why, the peak
 // goroutines and heap, and, sweeping the worker count, which count to
-// choose. It prints tables, and writes an HTML report with SVG charts, a
-// standalone SVG chart and JSON on request.
+// choose. Its tui scenario puts Brummer's log view on the flood, rendering
+// on every line and coalesced (WithCoalesce), and compares the two. It
+// prints tables, and writes an HTML report with SVG charts, a standalone
+// SVG chart and JSON on request.
 //
-//	go run ./cmd/eventbus-load                  # every scenario, then a sweep of the flood (~15 s)
+//	go run ./cmd/eventbus-load                  # every scenario but tui, then a sweep of the flood (~15 s)
 //	go run ./cmd/eventbus-load -handler cpu:20us -scenario heavy,flood -baseline
 //	go run ./cmd/eventbus-load -sweep -handler mixed -html report.html -svg chart.svg
+//	go run ./cmd/eventbus-load -scenario tui    # the log view, plain and coalesced (~4 s)
 //
 // Run it with -h for the flags and the handler grammar.
 package main
@@ -74,12 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.tableRuns() {
 	table:
 		for _, name := range opts.scenarios {
-			for _, naive := range opts.variants() {
+			for _, spec := range opts.tableSpecs(name, rep.LogRate) {
 				if ctx.Err() != nil {
 					break table
 				}
-				r := measure(opts.spec(name, opts.workers, naive, false, rep.LogRate))
-				if naive {
+				r := measure(spec)
+				if spec.naive {
 					rep.Baseline = append(rep.Baseline, r)
 				} else {
 					rep.Scenarios = append(rep.Scenarios, r)
@@ -154,6 +157,9 @@ func summaryLine(r *result) string {
 	s := fmt.Sprintf("%s events/s, %s published, %s delivered, %s dropped, %s",
 		fmtCount(int64(r.EventsPerSec)), fmtCount(r.Published), fmtCount(r.Delivered), fmtCount(r.Dropped),
 		fmtDur(r.Elapsed.Round(time.Millisecond)))
+	if r.TUI != nil {
+		s += fmt.Sprintf(", %s renders", fmtCount(r.TUI.Renders))
+	}
 	if r.Interrupted {
 		s += " (interrupted)"
 	}

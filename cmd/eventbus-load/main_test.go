@@ -48,6 +48,7 @@ func TestDefaultRunPrintsTheTableAndTheSweep(t *testing.T) {
 		"GetEnvironmentSpecificConfig() = ", "checks: ok", "wrote " + jsonFile} {
 		assert.Contains(t, out, want)
 	}
+	assert.NotContains(t, out, "\ntui ", "tui runs only when asked for")
 	// Progress goes to stderr, one plain line per run off a terminal.
 	assert.Contains(t, errOut, "[1/")
 	assert.Contains(t, errOut, "small w=")
@@ -118,7 +119,8 @@ func TestHelp(t *testing.T) {
 	code, out, errOut := runArgs(t, context.Background(), "-h")
 	assert.Equal(t, exitOK, code)
 	assert.Empty(t, errOut)
-	for _, want := range []string{"Usage: eventbus-load", "-handler SPEC", "-sweep", "-p99-budget", "io:1ms@70,cpu:20us@30", "Exit status"} {
+	for _, want := range []string{"Usage: eventbus-load", "-handler SPEC", "-sweep", "-p99-budget", "io:1ms@70,cpu:20us@30", "Exit status",
+		"\n  tui ", "-tui-window DUR", "-tui-lines N", "Only\n          with -scenario tui"} {
 		assert.Contains(t, out, want)
 	}
 }

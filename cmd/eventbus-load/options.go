@@ -32,6 +32,9 @@ type options struct {
 	rate     float64       // the flood's log rate in lines/s; 0: from overload
 	scale    float64       // factor on the load table's event counts
 
+	tuiWindow time.Duration // the tui scenario's coalescing window
+	tuiLines  int           // the log lines its view keeps
+
 	htmlFile, jsonFile, svgFile string
 
 	args []string // the command line, for the reports
@@ -56,7 +59,7 @@ func defaultOptions() options {
 		panic(err)
 	}
 	return options{
-		scenarios:     scenarioNames(),
+		scenarios:     defaultScenarios(),
 		prof:          prof,
 		policy:        eventbus.DefaultConfig().BackpressureMode,
 		priority:      true,
@@ -66,6 +69,8 @@ func defaultOptions() options {
 		duration:      2 * time.Second,
 		overload:      5,
 		scale:         1,
+		tuiWindow:     defaultTUIWindow,
+		tuiLines:      defaultTUILines,
 	}
 }
 
@@ -87,22 +92,41 @@ func (o *options) sweptScenarios() []string {
 	return o.scenarios
 }
 
-// variants returns the buses each table scenario runs on: the event bus,
-// and with -baseline the naive one beside it.
-func (o *options) variants() []bool {
-	if o.baseline {
-		return []bool{false, true}
+// tableSpecs returns the runs of scenario name in the table: on the event
+// bus and, with -baseline, on the naive one beside it; tui runs its view
+// plain and then coalesced, on the event bus alone (the naive bus cannot
+// coalesce).
+func (o *options) tableSpecs(name string, logRate float64) []runSpec {
+	if name == tuiName {
+		var specs []runSpec
+		for _, m := range []tuiMode{tuiPlain, tuiCoalesced} {
+			s := o.spec(name, o.workers, false, false, logRate)
+			s.tui = m
+			specs = append(specs, s)
+		}
+		return specs
 	}
-	return []bool{false}
+	specs := []runSpec{o.spec(name, o.workers, false, false, logRate)}
+	if o.baseline {
+		specs = append(specs, o.spec(name, o.workers, true, false, logRate))
+	}
+	return specs
 }
 
 // plannedRuns returns the number of runs the options make.
 func (o *options) plannedRuns() int {
 	n := 0
 	if o.tableRuns() {
-		n += len(o.scenarios) * len(o.variants())
+		for _, name := range o.scenarios {
+			n += len(o.tableSpecs(name, 0))
+		}
 	}
 	return n + len(o.sweptScenarios())*len(o.sweepCounts())
+}
+
+// tuiRuns reports whether the tui scenario runs.
+func (o *options) tuiRuns() bool {
+	return o.tableRuns() && slices.Contains(o.scenarios, tuiName)
 }
 
 // sweepCounts returns the worker counts of the sweep: the -sweep-workers
@@ -158,8 +182,9 @@ func (o *options) logRate() float64 {
 
 // spec returns the run of scenario name with workers workers.
 func (o *options) spec(name string, workers int, naive, sweep bool, logRate float64) runSpec {
-	s := runSpec{scenario: name, cfg: o.config(workers), naive: naive, prof: o.prof}
-	if name == floodName {
+	s := runSpec{scenario: name, cfg: o.config(workers), naive: naive, prof: o.prof,
+		tuiWindow: o.tuiWindow, tuiLines: o.tuiLines}
+	if isFlood(name) {
 		f := loadgen.Flood{Duration: o.duration, LogRate: logRate}
 		if sweep {
 			f.Duration = o.sweepDuration

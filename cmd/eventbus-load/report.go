@@ -184,7 +184,7 @@ func configLine(r *report) string {
 
 func (r *report) hasFlood() bool {
 	for _, s := range r.opts.scenarios {
-		if s == "flood" && r.opts.tableRuns() {
+		if isFlood(s) && r.opts.tableRuns() {
 			return true
 		}
 	}
@@ -219,6 +219,9 @@ func (r *report) tableRows() []*result {
 
 func scenarioLabel(r *result, withBus bool) string {
 	s := r.Scenario
+	if r.TUI != nil {
+		s += " " + r.TUI.Mode
+	}
 	if r.Interrupted {
 		s += "*"
 	}
@@ -226,4 +229,56 @@ func scenarioLabel(r *result, withBus bool) string {
 		return "  naive"
 	}
 	return s
+}
+
+// tuiRows returns the tui scenario's results, plain first.
+func (r *report) tuiRows() []*result {
+	var rows []*result
+	for _, s := range r.Scenarios {
+		if s.TUI != nil {
+			rows = append(rows, s)
+		}
+	}
+	return rows
+}
+
+// tuiAbout describes the views of the tui scenario in two sentences.
+func (r *report) tuiAbout() [2]string {
+	o := r.opts
+	return [2]string{
+		fmt.Sprintf("Brummer's log view beside the handler, keeping %s lines: a render filters them all and formats the newest %d.",
+			fmtCount(int64(o.tuiLines)), tuiRows),
+		fmt.Sprintf("plain renders on every log line it gets, as Brummer does; coalesced at most once per %s (WithCoalesce(%s, nil)).",
+			fmtDur(o.tuiWindow), fmtDur(o.tuiWindow)),
+	}
+}
+
+// lastLineCell is the age of the flood's last line when it appeared, or
+// why it has none.
+func lastLineCell(t *tuiResult) string {
+	switch {
+	case t.Lines == 0:
+		return "-"
+	case t.LastShown < t.Lines:
+		return "never"
+	}
+	return fmtDur(t.LastLineAge)
+}
+
+// renderCPUCell is the renders' CPU time with its share of the CPUs, and
+// a ~ where it is their wall time.
+func renderCPUCell(t *tuiResult) string {
+	s := fmtDur(t.RenderCPU.Round(time.Microsecond)) + " (" + fmtShare(t.RenderShare) + ")"
+	if t.CPUIsWall {
+		s = "~" + s
+	}
+	return s
+}
+
+// fmtShare formats a share as a percentage, with a decimal below 10%.
+func fmtShare(x float64) string {
+	if x < 0.1 {
+		return fmt.Sprintf("%.1f%%", 100*x)
+	}
+	return fmt.Sprintf("%.0f%%", 100*x)
 }

@@ -41,6 +41,8 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"marks": func(sv sweepView, w int) string {
 		return strings.TrimPrefix(strings.Join(sv.marks(w), ", "), "◀ ")
 	},
+	"lastLine":        lastLineCell,
+	"cpuShare":        fmtShare,
 	"levelsHighFirst": func() []string { return []string{levelNames[levelHigh], levelNames[1], levelNames[levelLow]} },
 	"level": func(r *result, name string) levelResult {
 		for l := range loadgen.Levels {
@@ -60,6 +62,8 @@ type htmlView struct {
 	SweepViews []sweepView
 	FloodChart template.HTML // empty without a flood run
 	Rows       []*result     // the scenario table's
+	TUIRows    []*result     // the tui scenario's views
+	TUIAbout   string
 	BestShare  float64
 	Command    string
 }
@@ -84,7 +88,9 @@ type landing struct {
 
 // writeHTML writes the self-contained report.
 func (r *report) writeHTML(w io.Writer) error {
-	v := htmlView{report: r, Rows: r.tableRows(), BestShare: bestShare, Command: strings.Join(r.opts.args, " ")}
+	about := r.tuiAbout()
+	v := htmlView{report: r, Rows: r.tableRows(), TUIRows: r.tuiRows(), TUIAbout: about[0] + " " + about[1],
+		BestShare: bestShare, Command: strings.Join(r.opts.args, " ")}
 	v.About = []aboutLine{
 		{"bus", configLine(r)},
 		{"handler", r.Handler.Spec + ": " + r.Handler.Description},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,10 @@ func writeText(w io.Writer, r *report) {
 		fmt.Fprintln(w, "goroutines: started by the run, at the peak (publishers, workers; naive: one per event in flight).")
 		fmt.Fprintln(w, "heap: the live heap's peak rise during the run.")
 	}
+	if rows := r.tuiRows(); len(rows) > 0 {
+		fmt.Fprintln(w)
+		writeTUITable(w, r, rows)
+	}
 	for _, sw := range r.Sweeps {
 		fmt.Fprintln(w)
 		writeSweep(w, r, sw)
@@ -56,6 +61,9 @@ func writeText(w io.Writer, r *report) {
 	}
 	if failed == 0 {
 		fmt.Fprintf(w, "checks: ok: in all %d runs, every published event was delivered or dropped (published = delivered + dropped)\n", len(all))
+		if rows := r.tuiRows(); len(rows) > 0 && !slices.ContainsFunc(rows, func(r *result) bool { return r.Interrupted }) {
+			fmt.Fprintln(w, "checks: ok: each tui view got every log line the bus delivered, and its last frame shows the newest of them")
+		}
 	}
 	if r.Interrupted {
 		fmt.Fprintln(w, "interrupted: the figures above are what was measured until Ctrl-C; runs marked * were cut short")
@@ -194,4 +202,28 @@ func dropCell(r *result) string {
 		return fmtCount(r.Dropped) + " " + reasons[0]
 	}
 	return fmtCount(r.Dropped) + " (" + strings.Join(counts, ", ") + ")"
+}
+
+// writeTUITable compares the tui scenario's views.
+func writeTUITable(w io.Writer, r *report, rows []*result) {
+	about := r.tuiAbout()
+	fmt.Fprintf(w, "tui: %s\n     %s\n", about[0], about[1])
+	t := newTable(1, false, "view", "renders", "renders/s", "render mean", "render CPU (share)", "dropped", "coalesced",
+		"age p50 / p99", "max", "last line", "unseen", "events/s", "high wait p50/p99")
+	for _, res := range rows {
+		v := res.TUI
+		high := res.Levels[levelHigh].Wait
+		t.add(scenarioLabel(res, false), fmtCount(v.Renders), fmtCount(int64(v.RendersPerSec)), fmtDur(v.RenderMean),
+			renderCPUCell(v), fmtCount(v.Dropped), fmtCount(v.Subscription.Coalesced),
+			waitPair(v.Age), waitMax(v.Age), lastLineCell(v), fmtCount(v.Unseen),
+			fmtCount(int64(res.EventsPerSec)), waitPair(high))
+	}
+	t.write(w)
+	fmt.Fprintln(w, "renders: calls of the view's handler, per second of the run; render mean: the wall time of one.")
+	fmt.Fprintln(w, "render CPU: the renders' CPU time, and its share of all CPUs over the run (~: wall time, where it cannot be read).")
+	fmt.Fprintln(w, "dropped: log lines whose event the bus dropped before the view got it; the next render still shows them.")
+	fmt.Fprintln(w, "coalesced: events the coalesced view skipped for a newer one (latest wins); the render shows them all.")
+	fmt.Fprintln(w, "age: a line's Publish to the end of the first render showing it; last line: the flood's last, when it appeared.")
+	fmt.Fprintln(w, "unseen: lines no render showed. The rest of the bus: events/s, the handler's events delivered per second, and")
+	fmt.Fprintln(w, "high wait, of the flood's process and error events from Publish to handler start, beside the view's renders.")
 }

@@ -40,6 +40,7 @@ type result struct {
 	Levels  [loadgen.Levels]levelResult `json:"-"`
 	ByLevel map[string]levelResult      `json:"priorities"`
 	Metrics *eventbus.MetricsSnapshot   `json:"bus_metrics,omitempty"`
+	TUI     *tuiResult                  `json:"tui,omitempty"` // the tui scenario's view
 
 	PeakGoroutines int    `json:"peak_goroutines"` // started by the run, at most at once
 	BaseGoroutines int    `json:"base_goroutines"` // the tool's own, before the run

@@ -61,6 +61,7 @@ func (n *naiveBus) publish(_ context.Context, ev eventbus.Event) {
 type liveRun struct {
 	gen   *loadgen.Generator
 	rec   *recorder
+	view  *tuiView // nil but in the tui scenario
 	start time.Time
 }
 
@@ -70,8 +71,12 @@ func (l *liveRun) status() string {
 		del += l.rec.delivered[i].Load()
 		drop += l.rec.dropped[i].Load()
 	}
-	return fmt.Sprintf("%s published, %s delivered, %s dropped, %.1fs",
-		fmtCount(l.gen.Published()), fmtCount(del), fmtCount(drop), time.Since(l.start).Seconds())
+	renders := ""
+	if l.view != nil {
+		renders = fmtCount(l.view.renders.Load()) + " renders, "
+	}
+	return fmt.Sprintf("%s published, %s delivered, %s dropped, %s%.1fs",
+		fmtCount(l.gen.Published()), fmtCount(del), fmtCount(drop), renders, time.Since(l.start).Seconds())
 }
 
 // errNoBus is the error of a run whose bus could not be made.
@@ -98,6 +103,8 @@ func runOne(ctx context.Context, spec runSpec, live func(*liveRun)) *result {
 	var publish loadgen.Publish
 	var bus *eventbus.EventBus
 	var naive *naiveBus
+	var view *tuiView
+	var viewSub *eventbus.Subscription
 	if spec.naive {
 		res.Bus = "naive"
 		naive = &naiveBus{h: rec.handle}
@@ -110,10 +117,20 @@ func runOne(ctx context.Context, spec runSpec, live func(*liveRun)) *result {
 			res.Err = fmt.Sprintf("%v: %v", errNoBus, err)
 			return res
 		}
-		bus.OnAll(rec.handle)
 		got := bus.Config()
 		res.Workers, res.Queue, res.Policy = got.Workers, got.QueueSize, got.BackpressureMode.String()
 		publish = func(ctx context.Context, ev eventbus.Event) { _ = bus.PublishContext(ctx, ev) }
+		if spec.tui == tuiOff {
+			bus.OnAll(rec.handle)
+		} else {
+			view = newTUIView(spec.tui, spec.tuiWindow, spec.tuiLines)
+			bus.OnAll(func(ev eventbus.Event) {
+				view.seen(ev)
+				rec.handle(ev)
+			})
+			viewSub = view.subscribe(bus)
+			publish = view.publishing(publish)
+		}
 	}
 
 	smp := startSampler(samplerInterval)
@@ -122,7 +139,7 @@ func runOne(ctx context.Context, spec runSpec, live func(*liveRun)) *result {
 	res.Publishers = gen.Publishers()
 	start := time.Now()
 	if live != nil {
-		live(&liveRun{gen: gen, rec: rec, start: start})
+		live(&liveRun{gen: gen, rec: rec, view: view, start: start})
 	}
 	// The sampler is poked when every publisher is started, a moment that
 	// may be the peak, and when they are done, when the naive bus still
@@ -191,5 +208,9 @@ func runOne(ctx context.Context, spec runSpec, live func(*liveRun)) *result {
 		res.ByLevel[levelNames[l]] = res.Levels[l]
 	}
 	res.Checks = accountingChecks(res)
+	if view != nil {
+		res.TUI = view.result(viewSub.Stats(), res)
+		res.Checks = append(res.Checks, tuiChecks(res)...)
+	}
 	return res
 }

@@ -2,24 +2,39 @@ package main
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/brummer-dev/eventbus"
 	"github.com/brummer-dev/eventbus/internal/loadgen"
 )
 
-// floodName is the scenario of the paced log flood; the others are the
-// bursts of loadgen.LoadTable.
-const floodName = "flood"
+// floodName is the scenario of the paced log flood; tuiName is the flood
+// with Brummer's log view beside the handler (see tui.go); the others are
+// the bursts of loadgen.LoadTable.
+const (
+	floodName = "flood"
+	tuiName   = "tui"
+)
 
-// scenarioNames returns the scenarios in the order of the table: the load
-// table's bursts, then the flood.
+// scenarioNames returns every scenario in the order of the table: the load
+// table's bursts, the flood, then tui.
 func scenarioNames() []string {
+	return append(defaultScenarios(), tuiName)
+}
+
+// defaultScenarios returns the scenarios a run makes unless -scenario
+// names others, and that "all" stands for: every one but tui, which takes
+// two floods and answers a question of its own.
+func defaultScenarios() []string {
 	var names []string
 	for _, b := range loadgen.LoadTable {
 		names = append(names, b.Name)
 	}
 	return append(names, floodName)
 }
+
+// isFlood reports whether scenario name publishes the flood.
+func isFlood(name string) bool { return name == floodName || name == tuiName }
 
 // tableBurst returns the load-table burst called name.
 func tableBurst(name string) (loadgen.Burst, bool) {
@@ -49,6 +64,12 @@ type runSpec struct {
 	cfg      eventbus.Config
 	naive    bool // a goroutine per event instead of the bus
 	prof     *profile
+
+	// The tui scenario's view: how it subscribes, its window when
+	// coalesced, and the lines it keeps.
+	tui       tuiMode
+	tuiWindow time.Duration
+	tuiLines  int
 }
 
 // label names the run in progress lines.
@@ -56,5 +77,9 @@ func (s runSpec) label() string {
 	if s.naive {
 		return s.scenario + " (naive)"
 	}
-	return s.scenario + " w=" + strconv.Itoa(s.cfg.Workers)
+	name := s.scenario
+	if s.tui != tuiOff {
+		name += " " + s.tui.String()
+	}
+	return name + " w=" + strconv.Itoa(s.cfg.Workers)
 }

@@ -4,13 +4,20 @@
 // exits every 5 ms and a detected error every 50 ms, all on one bus with
 // the default configuration.
 //
+// Beside the handlers that take the handler time per event, a TUI log
+// view subscribes as a terminal should: coalesced (WithCoalesce), it
+// redraws the newest log lines from the log store at most once per 16 ms
+// frame, however fast they come, and always draws the last line of a
+// burst.
+//
 // While it runs it prints the bus's metrics line once a second. At the end
 // it prints, per priority, how many events were published, delivered and
 // dropped, how long the events waited for a worker (measured by the
 // high-priority handler itself, and as the bus reports it), whether the
-// publishers were blocked, and checks the bus's accounting: every
-// published event was either processed or dropped. The exit status is 1
-// if that check fails.
+// publishers were blocked, what the TUI view rendered (how often, what it
+// coalesced, and how old the newest line was when its last frame drew it),
+// and checks the bus's accounting: every published event was either
+// processed or dropped. The exit status is 1 if that check fails.
 //
 // Run it with:
 //
@@ -74,6 +81,8 @@ const (
 	processInterval = 5 * time.Millisecond  // a process.started or process.exited
 	errorInterval   = 50 * time.Millisecond // an error.detected
 	overload        = 5                     // default log rate, in multiples of the pool's capacity
+	tuiFrame        = 16 * time.Millisecond // the TUI redraws at most this often: 60 frames a second
+	tuiRows         = 50                    // log lines on the TUI's screen
 )
 
 // options are the command-line flags.
@@ -183,6 +192,7 @@ func run(ctx context.Context, w io.Writer, opts options) error {
 	for _, t := range []eventbus.EventType{eventbus.ProcessStarted, eventbus.ProcessExited, eventbus.ErrorDetected} {
 		bus.Subscribe(t, s.processView)
 	}
+	s.tui = bus.On(eventbus.LogLine, s.tuiView, eventbus.WithName("tui"), eventbus.WithCoalesce(tuiFrame, nil))
 
 	fmt.Fprintf(w, "bus: workers=%d queue=%d policy=%v handler=%v\n", cfg.Workers, cfg.QueueSize, cfg.BackpressureMode, opts.handler)
 	load := ""
@@ -192,6 +202,8 @@ func run(ctx context.Context, w io.Writer, opts options) error {
 	fmt.Fprintf(w, "traffic for %v: %d log lines/s from %d publishers%s, "+
 		"process.started/exited every %v, error.detected every %v\n",
 		opts.duration, rate, logPublishers, load, processInterval, errorInterval)
+	fmt.Fprintf(w, "views: a log pane and a process list taking %v per event, and a tui log view coalesced to one render per %v\n",
+		opts.handler, tuiFrame)
 
 	simCtx, cancel := context.WithTimeout(ctx, opts.duration)
 	defer cancel()
@@ -212,10 +224,15 @@ func run(ctx context.Context, w io.Writer, opts options) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	// Let the workers drain the queue. Nothing publishes any more, so the
-	// counts are final once Shutdown returns.
+	// Let the workers drain the queue, and the TUI draw its last frame
+	// when its frame time comes (Shutdown would draw it at once), then
+	// stop the bus. Nothing publishes any more, so the counts are final
+	// once Shutdown returns.
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()
+	if err := bus.WaitIdle(shutdownCtx); err != nil {
+		fmt.Fprintln(w, "the queue did not drain:", err)
+	}
 	if err := bus.ShutdownContext(shutdownCtx); err != nil {
 		fmt.Fprintln(w, "shutdown did not drain the queue:", err)
 	}
@@ -228,14 +245,55 @@ func run(ctx context.Context, w io.Writer, opts options) error {
 	return s.summary(w, bus.Metrics(), elapsed)
 }
 
-// sim is the simulated Brummer: its publishers and its two views.
+// sim is the simulated Brummer: its publishers, its log store and its
+// views.
 type sim struct {
 	bus     *eventbus.EventBus
 	handler time.Duration
 	levels  [3]levelStats // indexed by Priority-1
+	logs    logStore
+	tui     *eventbus.Subscription
 
 	mu        sync.Mutex
 	highWaits []time.Duration // Timestamp to handler start, measured by processView
+	frame     tuiFrameStats   // the TUI's renders, written by tuiView
+}
+
+// logStore is Brummer's log store, reduced to what the TUI shows: the
+// process manager adds each line before it publishes log.line, and the
+// views read the newest lines from it.
+type logStore struct {
+	mu     sync.Mutex
+	recent [tuiRows]string // a ring of the newest lines
+	total  int64           // lines added: the newest line's number
+	newest time.Time       // when the newest line was added
+}
+
+func (l *logStore) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recent[l.total%tuiRows] = line
+	l.total++
+	l.newest = time.Now()
+}
+
+// tail appends the newest lines to dst, oldest first, and returns it with
+// the newest line's number and the time it was added.
+func (l *logStore) tail(dst []string) ([]string, int64, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for n := max(l.total-tuiRows, 0); n < l.total; n++ {
+		dst = append(dst, l.recent[n%tuiRows])
+	}
+	return dst, l.total, l.newest
+}
+
+// tuiFrameStats are the TUI's figures: its renders, and its last frame.
+type tuiFrameStats struct {
+	renders int64
+	shown   int64         // the newest line the last frame showed
+	age     time.Duration // how long that line had been in the store when the frame was drawn
+	bottom  string        // the last frame's bottom row: that line
 }
 
 // levelStats are the example's own counts for one priority level.
@@ -282,10 +340,12 @@ func (s *sim) logPublisher(ctx context.Context, process string, perSecond float6
 			// that blocked) are made up for and the rate holds.
 			due := int64(now.Sub(start).Seconds() * perSecond)
 			for ; sent < due && ctx.Err() == nil; sent++ {
+				line := "GET /api/items/" + strconv.FormatInt(sent, 10) + " 200"
+				s.logs.add(process + " | " + line)
 				s.publish(eventbus.Event{
 					Type:      eventbus.LogLine,
 					ProcessID: process,
-					Data:      map[string]interface{}{"line": "GET /api/items/" + strconv.FormatInt(sent, 10) + " 200", "stream": "stdout"},
+					Data:      map[string]interface{}{"line": line, "stream": "stdout"},
 				})
 			}
 		}
@@ -337,6 +397,25 @@ func (s *sim) errorDetector(ctx context.Context) {
 func (s *sim) logView(ev eventbus.Event) {
 	time.Sleep(s.handler)
 	s.level(ev.Type).delivered.Add(1)
+}
+
+// tuiView is the TUI's log pane as it should be: subscribed with
+// WithCoalesce, it is called at most once per frame with the newest log
+// line, and draws the newest lines of the store, all the lines that came
+// since its last frame included.
+func (s *sim) tuiView(eventbus.Event) {
+	lines, newest, at := s.logs.tail(make([]string, 0, tuiRows))
+	var screen strings.Builder
+	bottom := 0
+	for i, line := range lines {
+		bottom = screen.Len()
+		fmt.Fprintf(&screen, "%6d %s\n", newest-int64(len(lines)-1-i), line)
+	}
+	s.mu.Lock()
+	s.frame.renders++
+	s.frame.shown, s.frame.age = newest, time.Since(at)
+	s.frame.bottom = strings.TrimSpace(screen.String()[bottom:])
+	s.mu.Unlock()
 }
 
 // processView is the TUI's process list and error panel. It measures how
@@ -395,6 +474,8 @@ func (s *sim) summary(w io.Writer, m eventbus.MetricsSnapshot, elapsed time.Dura
 	fmt.Fprintln(w, "wait: from Publish to handler start. (handler) is measured by the high-priority handler from")
 	fmt.Fprintln(w, "Event.Timestamp; (bus) is Metrics().Wait, whose percentiles are histogram bucket bounds (at most 2x).")
 	fmt.Fprintln(w)
+	s.tuiSummary(w)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "bus:", m)
 
 	ok := true
@@ -424,6 +505,29 @@ func (s *sim) summary(w io.Writer, m eventbus.MetricsSnapshot, elapsed time.Dura
 		return errAccounting
 	}
 	return nil
+}
+
+// tuiSummary prints what the coalesced TUI view did: how often it
+// rendered, how many log lines it skipped for newer ones, and whether its
+// last frame shows the last log line, and how old that line was then.
+func (s *sim) tuiSummary(w io.Writer) {
+	st := s.tui.Stats()
+	s.mu.Lock()
+	f := s.frame
+	s.mu.Unlock()
+	_, lines, _ := s.logs.tail(nil)
+	fmt.Fprintf(w, "tui view %q, coalesced every %v: %d renders for %d log lines; of the %d it was handed, %d coalesced, %d dropped\n",
+		st.Name, tuiFrame, f.renders, lines, st.Matched, st.Coalesced, st.Dropped)
+	switch {
+	case f.renders == 0:
+		fmt.Fprintln(w, "tui last render: none")
+	case f.shown == lines:
+		fmt.Fprintf(w, "tui last render: showed the last log line, %d of %d, %v after it was published: %q\n", f.shown, lines, fmtDur(f.age), f.bottom)
+	default:
+		// The bus dropped the events of the last lines before the view
+		// got one (possible under drop-newest).
+		fmt.Fprintf(w, "tui last render: showed log line %d of %d, %v after it was published: %q\n", f.shown, lines, fmtDur(f.age), f.bottom)
+	}
 }
 
 // blocked says whether the publishers of a level were held up by Publish:

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,63 @@ func testOptions(p eventbus.DropPolicy) options {
 }
 
 var accountingOK = regexp.MustCompile(`(?m)^accounting \(bus\): published (\d+) == processed \d+ \+ dropped \d+: ok$`)
+
+var (
+	lowPublished = regexp.MustCompile(`(?m)^low +(\d+) +(\d+) `)
+	tuiLine      = regexp.MustCompile(`(?m)^tui view "tui", coalesced every 16ms: (\d+) renders for (\d+) log lines; of the (\d+) it was handed, (\d+) coalesced, (\d+) dropped$`)
+	tuiLast      = regexp.MustCompile(`(?m)^tui last render: showed (?:the last log line,|log line) (\d+) of (\d+), (\S+) after it was published: "(\d+) proc-\d \| GET /api/items/\d+ 200"$`)
+)
+
+func atoi(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkTUI checks the coalesced TUI view's figures: under the flood it
+// skips most lines for newer ones, renders only what it was handed and
+// did not skip, and its last render shows the last log line published,
+// whose event every policy but drop-newest keeps.
+func checkTUI(t *testing.T, out string, p eventbus.DropPolicy) {
+	t.Helper()
+	m := tuiLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no tui line in the output:\n%s", out)
+	}
+	renders, lines, matched, coalesced, dropped := atoi(t, m[1]), atoi(t, m[2]), atoi(t, m[3]), atoi(t, m[4]), atoi(t, m[5])
+	if renders == 0 || coalesced == 0 {
+		t.Errorf("%d renders, %d coalesced: want both above 0 under the flood", renders, coalesced)
+	}
+	if renders+coalesced+dropped != matched {
+		t.Errorf("renders %d + coalesced %d + dropped %d != handed %d", renders, coalesced, dropped, matched)
+	}
+	if renders*10 > lines {
+		t.Errorf("%d renders for %d lines: want at most one per ten", renders, lines)
+	}
+	low := lowPublished.FindStringSubmatch(out)
+	if low == nil || atoi(t, low[1]) != lines {
+		t.Errorf("the store holds %d log lines, the priority table says %v were published", lines, low)
+	}
+	if l := atoi(t, low[2]); matched != l {
+		t.Errorf("the tui view was handed %d lines, the log pane %d: want the same, past the same queue", matched, l)
+	}
+	last := tuiLast.FindStringSubmatch(out)
+	if last == nil {
+		t.Fatalf("no last render in the output:\n%s", out)
+	}
+	if shown := atoi(t, last[1]); p != eventbus.DropNewest && shown != lines || atoi(t, last[2]) != lines {
+		t.Errorf("the last render showed line %d of %s, want the last, %d", shown, last[2], lines)
+	}
+	if age, err := time.ParseDuration(last[3]); err != nil || age <= 0 {
+		t.Errorf("the last render's age %q: %v", last[3], err)
+	}
+	if last[4] != last[1] {
+		t.Errorf("the last frame's bottom row is line %s, want the newest it showed, %s", last[4], last[1])
+	}
+}
 
 func TestRunAccountsForEveryEvent(t *testing.T) {
 	for _, p := range []eventbus.DropPolicy{eventbus.DropLowPri, eventbus.DropOldest, eventbus.DropNewest, eventbus.Block} {
@@ -58,6 +116,7 @@ func TestRunAccountsForEveryEvent(t *testing.T) {
 			if !strings.Contains(got, "delivered + dropped): ") || !strings.HasSuffix(got, ": ok\n") {
 				t.Errorf("per-priority accounting did not end with ok:\n%s", got)
 			}
+			checkTUI(t, got, p)
 		})
 	}
 }
