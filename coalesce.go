@@ -29,9 +29,9 @@ import (
 // With window 0 there is no rate limit: only latest-wins while a delivery
 // of the key waits or runs, so a slow subscriber always catches up to the
 // newest state. WaitIdle waits for trailing deliveries. Shutdown delivers
-// them within its deadline without waiting for their window to end (the
-// one exception to the spacing of calls); Unsubscribe drops them (counted
-// as Dropped). A key costs memory only while it has a delivery waiting or
+// them within its deadline: once everything else is drained, without
+// waiting for their window to end (the one exception to the spacing of
+// calls); Unsubscribe drops them (counted as Dropped). A key costs memory only while it has a delivery waiting or
 // a window open, and the bus keeps one timer for all keys of all
 // subscriptions, stopped at Shutdown. Different keys are delivered concurrently, up to
 // WithConcurrency if set; OrderingKey does not apply. A negative window
@@ -140,9 +140,10 @@ func (q *queue) scheduleLocked(k *coalesceKey, now int64, drops []delivery) []de
 		return drops
 	}
 	co := k.sub.co
-	// Once the bus is shutting down, windows no longer hold deliveries
-	// back: each key's last state goes out before the workers stop.
-	open := !q.closed && k.lastStart != 0 && now < k.lastStart+co.window
+	// Once a shutdown has drained everything else, windows no longer hold
+	// deliveries back: each key's last state goes out before the workers
+	// stop (see flushCoalescersLocked).
+	open := !q.flushing && k.lastStart != 0 && now < k.lastStart+co.window
 	switch {
 	case len(k.waiting) > 0 && !open:
 		q.timers.disarm(k)
@@ -286,9 +287,11 @@ func (ts *timers) reset(now int64) {
 }
 
 // flushCoalescersLocked sends every key's waiting delivery on its way at
-// once, for a bus that is shutting down (see scheduleLocked). The lock
-// must be held; deliveries the mailboxes drop are returned.
+// once, for a bus that is shutting down and has nothing else left to do
+// (see scheduleLocked): the windows would only make the shutdown wait. The
+// lock must be held; deliveries the mailboxes drop are returned.
 func (q *queue) flushCoalescersLocked() (drops []delivery) {
+	q.flushing = true
 	now := monotime()
 	for m := range q.boxes {
 		if co := m.sub.co; co != nil {

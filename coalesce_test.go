@@ -281,3 +281,25 @@ func BenchmarkCoalesce(b *testing.B) {
 	st := s.Stats()
 	b.ReportMetric(float64(st.Coalesced)/float64(b.N), "coalesced/event")
 }
+
+// While a shutdown drains a backlog, windows still apply: the subscriber
+// is not called for every queued event; once the backlog is drained, the
+// last state goes out at once.
+func TestCoalesceWindowsHoldDuringTheDrain(t *testing.T) {
+	b, err := NewEventBus(Config{Workers: 1, QueueSize: 1000})
+	require.NoError(t, err)
+	var calls callLog
+	b.On("state", calls.handle, WithCoalesce(time.Hour, nil))
+	release := holdWorker(t, b)
+	for i := 0; i < 500; i++ {
+		b.Publish(Event{ID: fmt.Sprint(i), Type: "state"})
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.ShutdownContext(context.Background()) }()
+	release()
+	require.NoError(t, <-done)
+	_, ids := calls.snapshot()
+	assert.LessOrEqual(t, len(ids), 2, "%d calls for a backlog of 500", len(ids))
+	assert.Equal(t, "499", ids[len(ids)-1], "the last state")
+	requireAccounted(t, b)
+}

@@ -74,6 +74,9 @@ type queue struct {
 	// for at shutdown.
 	timers timers
 	timed  int
+	// flushing is set once a shutdown has drained all but the deliveries
+	// waiting for their coalescing windows, which then go at once.
+	flushing bool
 	// replayed counts the replayed events handed to subscriptions, per
 	// WaitIdle parity.
 	replayed [2]int64
@@ -228,6 +231,10 @@ func (q *queue) pop(w *worker) popResult {
 				break
 			}
 			continue // only views with nothing left to steal were listed
+		}
+		if q.closed && !anyWork && q.timed > 0 && !q.flushing {
+			w.drops = append(w.drops, q.flushCoalescersLocked()...)
+			continue
 		}
 		if q.closed && !anyWork && q.timed == 0 {
 			// Workers may be parked although work is left (Low work
@@ -578,19 +585,16 @@ func (q *queue) releaseStream(d delivery, drops []delivery) []delivery {
 }
 
 // close stops intake: later puts fail with ErrEventBusShutdown, waiting
-// publishers are refused, coalescing keys send their waiting deliveries on
-// their way, and parked workers wake to drain what is left and then exit.
+// publishers are refused, and parked workers wake to drain what is left
+// (see pop for the deliveries that wait for coalescing windows) and then
+// exit.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.refuseWaitersLocked()
-	drops := q.flushCoalescersLocked()
 	q.idle = 0
 	q.work.Broadcast()
 	q.mu.Unlock()
-	for _, d := range drops {
-		q.bus.dropDelivery(nil, d, ErrQueueFull)
-	}
 }
 
 // stopTimers stops the coalescing timer once the bus has stopped.
