@@ -53,7 +53,8 @@ type Options struct {
 
 // Collector is a prometheus.Collector over one bus. Create it with New and
 // register it on a registry; it is safe for concurrent use, and several
-// scrapes may run at once.
+// scrapes may run at once. The zero Collector has no bus: it is not
+// usable, and collecting it panics.
 type Collector struct {
 	bus *eventbus.EventBus
 	d   descs
