@@ -8,13 +8,13 @@ import (
 )
 
 // largePoolSizes are the worker counts of the large-pool benchmarks: from
-// a pool sized for CPU-bound handlers to one sized for handlers that
+// a pool sized for CPU-bound handlers to WorkerLimit, for handlers that
 // mostly wait.
-var largePoolSizes = []int{64, 256, 1024, 4096, 16384}
+var largePoolSizes = []int{64, 256, 512, 1024, WorkerLimit}
 
 // BenchmarkLargePools publishes b.N events into 1 ms handlers (time.Sleep,
 // as for a handler waiting on I/O) from 8 publishers under Block, on pools
-// of 64 to 16,384 workers, and reports events/s. With handlers that wait,
+// of 64 to WorkerLimit workers, and reports events/s. With handlers that wait,
 // throughput should grow with the pool until the CPUs are busy with
 // dispatch, then stay flat: a pool must never get slower as it grows.
 // Run it with -benchtime 200000x for the README's figures.

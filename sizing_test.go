@@ -482,7 +482,7 @@ func TestSizingMemoryCapArithmetic(t *testing.T) {
 		{1 * sizingMiB, 4},
 		{8 * sizingMiB, 32},
 		{8*sizingMiB - 1, 31},
-		{16 * sizingGiB, WorkerLimit}, // 65536 workers' worth
+		{16 * sizingGiB, WorkerLimit}, // far more than WorkerLimit workers' worth
 		{math.MaxInt64, WorkerLimit},
 	} {
 		assert.Equal(t, tc.want, memoryCap(tc.available), "available=%d", tc.available)
@@ -516,7 +516,7 @@ func TestSizingMemoryCapAppliesAfterTheProfile(t *testing.T) {
 			SizingProfileLowMemory, 1, 1, 5, true},
 		{"cap above the profile changes nothing",
 			sizingMachine{cpus: 4, files: sizingV2Files("1073741824", "0")},
-			SizingProfileDefault, 4096, 10, 100, false},
+			SizingProfileDefault, WorkerLimit, 10, 100, false}, // 4,096 workers' worth, at most WorkerLimit
 		{"exactly the profile's workers is not a cap",
 			sizingMachine{cpus: 4, files: sizingV2Files("1073741824", itoa64(1073741824-10*256*sizingKiB))},
 			SizingProfileDefault, 10, 10, 100, false},

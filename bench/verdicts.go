@@ -87,6 +87,7 @@ func Targets(rs Results, cfg Config, impls []Impl) []Verdict {
 		ratioVerdict(rs, "throughput >= 40 % of chan-pool", "throughput: events/s", "throughput", KeyEventsPerSec, "eventbus", "chan-pool", atLeast(0.4), "ratio >= 0.40", "ev/s", 0, false),
 		single(rs, "<= 1 alloc/event", "throughput: allocs/event", "throughput", "eventbus", KeyAllocsPerEvent, atMost(1), "<= 1", 3),
 		ratioVerdict(rs, "publish cost <= 1/3 of ants'", "publish: ns/publish", "publish", KeyNsPerPublish, "eventbus", "ants", atMost(1.0/3), "ratio <= 0.333", "ns", 0, false),
+		ratioVerdict(rs, "fan-out >= 1.5x chan-pool", "fanout: handler calls/s", "fanout", KeyCallsPerSec, "eventbus", "chan-pool", atLeast(1.5), "ratio >= 1.5", "calls/s", 0, false),
 	)
 
 	// Flood: high p99 against the handler time measured in the same run.
