@@ -243,6 +243,14 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		f := getFlight()
 		n := b.route(f, &ev, typed, all)
 		if n == 0 {
+			if b.closing.Load() {
+				// Shutdown began after the check above and may have
+				// ended the subscriptions that route found closed: the
+				// event is too late, not unheard.
+				putFlight(f)
+				b.reject(&ev, prio, ErrEventBusShutdown)
+				return ErrEventBusShutdown
+			}
 			// Nobody listens, or every filter refused: the event is
 			// processed by doing nothing, and takes no room in the queue;
 			// it is retained all the same, for subscribers to come.

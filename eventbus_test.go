@@ -826,3 +826,36 @@ func TestOnDropThatPublishesCannotRecurseForever(t *testing.T) {
 		})
 	}
 }
+
+// An event whose publisher passed the check for shutdown just before
+// Shutdown began, and routes it only after Shutdown ended the
+// subscriptions, is dropped with ErrEventBusShutdown: it must not count as
+// processed for want of a subscriber. A filter holds the publisher in
+// that window until the second subscription has ended.
+func TestPublishRacingShutdownIsDroppedNotUnheard(t *testing.T) {
+	var drops []error
+	b, err := NewEventBus(Config{Workers: 1, OnDrop: func(_ Event, reason error) { drops = append(drops, reason) }})
+	require.NoError(t, err)
+	var handled atomic.Int64
+	var late *Subscription
+	shutdown := make(chan struct{})
+	b.On(LogLine, func(Event) { handled.Add(1) }, WithFilter(func(Event) bool {
+		go func() { defer close(shutdown); b.Shutdown() }()
+		select {
+		case <-late.Done():
+		case <-time.After(testTimeout):
+			t.Error("Shutdown did not end the subscription")
+		}
+		return false
+	}))
+	late = b.On(LogLine, func(Event) { handled.Add(1) })
+
+	require.ErrorIs(t, b.PublishContext(context.Background(), Event{Type: LogLine}), ErrEventBusShutdown)
+	<-shutdown
+	m := requireAccounted(t, b)
+	assert.EqualValues(t, 1, m.EventsDropped)
+	assert.Zero(t, m.EventsProcessed)
+	assert.Zero(t, handled.Load())
+	require.Len(t, drops, 1)
+	assert.ErrorIs(t, drops[0], ErrEventBusShutdown)
+}
