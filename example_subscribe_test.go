@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/brummer-dev/eventbus"
 )
@@ -66,4 +67,43 @@ func ExampleWithFilter() {
 	bus.Publish(eventbus.Event{Type: eventbus.LogLine, ProcessID: "api", Data: map[string]interface{}{"line": "listening on :8080"}})
 	_ = bus.WaitIdle(context.Background())
 	// Output: api: listening on :8080
+}
+
+// A request and its reply over the bus. The requester subscribes a channel
+// to replies before it publishes the request, so the reply cannot come
+// first and be missed; a filter keeps only the reply to its own request,
+// and the request's timeout is the channel's context. When that context
+// ends the bus closes the channel after its last send, so a reply that
+// comes too late is dropped, never sent on a closed channel, and the
+// requester keeps no registry of pending requests.
+func ExampleEventBus_Chan() {
+	bus, _ := eventbus.NewEventBus(eventbus.DefaultConfig())
+	defer bus.Shutdown()
+
+	const request, reply eventbus.EventType = "repl.request", "repl.reply"
+	bus.On(request, func(ev eventbus.Event) { // the responder
+		bus.Publish(eventbus.Event{Type: reply, Data: map[string]interface{}{
+			"request_id": ev.ID, "result": len(ev.Data["code"].(string)),
+		}})
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	replies := bus.Chan(ctx, 1, eventbus.DropNewest, []eventbus.EventType{reply},
+		eventbus.WithFilter(func(ev eventbus.Event) bool { return ev.Data["request_id"] == "req-7" }))
+	bus.Publish(eventbus.Event{ID: "req-7", Type: request, Data: map[string]interface{}{"code": "1+1"}})
+
+	select {
+	case ev := <-replies:
+		fmt.Println("result:", ev.Data["result"])
+	case <-ctx.Done():
+		fmt.Println("no reply:", ctx.Err())
+	}
+	cancel()
+	for range replies { // ends: the bus closes the channel
+	}
+	fmt.Println("channel closed")
+	// Output:
+	// result: 3
+	// channel closed
 }
