@@ -34,8 +34,10 @@ import (
 // calls); Unsubscribe drops them (counted as Dropped). A key costs memory only while it has a delivery waiting or
 // a window open, and the bus keeps one timer for all keys of all
 // subscriptions, stopped at Shutdown. Different keys are delivered concurrently, up to
-// WithConcurrency if set; OrderingKey does not apply. A negative window
-// panics at subscribe time.
+// WithConcurrency if set; OrderingKey does not apply. Any non-negative
+// window is accepted, up to the largest time.Duration, which never ends
+// (the waiting state then goes out at Shutdown). A negative window panics
+// at subscribe time.
 func WithCoalesce(window time.Duration, key func(Event) string) SubscribeOption {
 	return SubscribeOption{func(s *subSettings) {
 		if window < 0 {
@@ -143,7 +145,8 @@ func (q *queue) scheduleLocked(k *coalesceKey, now int64, drops []delivery) []de
 	// Once a shutdown has drained everything else, windows no longer hold
 	// deliveries back: each key's last state goes out before the workers
 	// stop (see flushCoalescersLocked).
-	open := !q.flushing && k.lastStart != 0 && now < k.lastStart+co.window
+	end := k.windowEnd()
+	open := !q.flushing && k.lastStart != 0 && now < end
 	switch {
 	case len(k.waiting) > 0 && !open:
 		q.timers.disarm(k)
@@ -152,7 +155,7 @@ func (q *queue) scheduleLocked(k *coalesceKey, now int64, drops []delivery) []de
 		k.busy = true
 		drops = q.pushBoxLocked(d, drops)
 	case open:
-		q.timers.arm(k, k.lastStart+co.window, now)
+		q.timers.arm(k, end, now)
 	default:
 		// Nothing waits and the window has closed: the key costs nothing
 		// any more.
@@ -163,6 +166,18 @@ func (q *queue) scheduleLocked(k *coalesceKey, now int64, drops []delivery) []de
 		}
 	}
 	return drops
+}
+
+// windowEnd returns when the key's window ends, in monotime: its last
+// call's start plus the window, or math.MaxInt64 for a window so long that
+// the sum overflows (a window that never ends; WithCoalesce accepts any
+// non-negative duration).
+func (k *coalesceKey) windowEnd() int64 {
+	w := k.sub.co.window
+	if k.lastStart > math.MaxInt64-w {
+		return math.MaxInt64
+	}
+	return k.lastStart + w
 }
 
 // next removes and returns the waiting delivery to run next: the highest

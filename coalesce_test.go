@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -257,6 +258,31 @@ func TestCoalesceRejectsANegativeWindow(t *testing.T) {
 	assert.PanicsWithValue(t, "eventbus: WithCoalesce(-1s): the window must not be negative", func() {
 		b.On("x", func(Event) {}, WithCoalesce(-time.Second, nil))
 	})
+}
+
+// The longest window WithCoalesce accepts still holds the next call back:
+// its end is not computed by an addition that overflows into the past.
+// Shutdown then delivers the waiting state, as for any window.
+func TestCoalesceTheLongestWindowHoldsBack(t *testing.T) {
+	b, err := NewEventBus(Config{Workers: 2})
+	require.NoError(t, err)
+	defer b.Shutdown()
+	calls := make(chan string, 4)
+	s := b.On("x", func(ev Event) { calls <- ev.ID }, WithCoalesce(time.Duration(math.MaxInt64), nil))
+	b.Publish(Event{Type: "x", ID: "first"})
+	assert.Equal(t, "first", receive(t, calls), "the leading edge goes out at once")
+	b.Publish(Event{Type: "x", ID: "second"})
+
+	// The second event waits for the window's end, and WaitIdle with it.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, b.WaitIdle(ctx), context.DeadlineExceeded)
+	require.Empty(t, calls, "a call inside a window of 292 years")
+
+	b.Shutdown()
+	assert.Equal(t, "second", receive(t, calls), "Shutdown delivers the waiting state")
+	st := s.Stats()
+	assert.Equal(t, int64(2), st.Delivered)
 }
 
 // BenchmarkCoalesce measures the cost per event published to a
