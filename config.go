@@ -196,9 +196,11 @@ type Config struct {
 	// when no one was subscribed; an event the bus refused at publish is
 	// not retained, and one that the drop policy later evicts from the
 	// queue stays retained. The bus keeps a copy of each retained event
-	// with its own copy of the ID (Data is shared, as with handlers), so
-	// retention costs N events per type and pins nothing else. Nothing is
-	// retained by default. Each N must be at least 1.
+	// with its own copy of the ID (Data is shared, as with handlers), and
+	// remembers where the latest N events that left each buffer stood (16
+	// bytes each, so that resuming after them is exact), so retention
+	// costs N events per type and pins nothing else. Nothing is retained
+	// by default. Each N must be at least 1.
 	Retain map[EventType]int
 
 	// OnPanic, when set, is called on the worker after a handler panicked

@@ -111,12 +111,23 @@ func (b *EventBus) finishCalled(w *worker) {
 func (b *EventBus) deliver(w *worker, d delivery, took int64) {
 	s := d.s
 	sh := s.stats.shard(w.id)
+	// A replayed event meets the subscription's filter here, outside the
+	// queue's lock under which it was handed over; it counts as matched
+	// once accepted (see matchesLate).
+	late := d.matchesLate()
+	if late && !b.filter(s, &d.f.ev) {
+		b.finishDelivery(w, d, 0)
+		return
+	}
 	// Count the worker in the step between this check and the call, so
 	// that Unsubscribe can wait for it (see Subscription.Unsubscribe).
 	if sh.calls.Add(callWindow); s.closed.Load() {
 		sh.calls.Add(^uint64(callWindow - 1))
 		b.dropDelivery(w, d, ErrUnsubscribed)
 		return
+	}
+	if late {
+		sh.matched.Add(1)
 	}
 	sh.recordWait(d.f, took)
 	if !d.f.called.Load() {
@@ -197,7 +208,11 @@ func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
 	if w != nil {
 		id = w.id
 	}
-	d.s.stats.shard(id).dropped.Add(1)
+	sh := d.s.stats.shard(id)
+	if d.matchesLate() {
+		sh.matched.Add(1)
+	}
+	sh.dropped.Add(1)
 	d.s.reportDrop(d.f.ev, reason)
 	if d.s.closed.Load() {
 		d.s.settle()

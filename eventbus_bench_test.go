@@ -84,6 +84,39 @@ func BenchmarkPublishPreset(b *testing.B) {
 	finish(b, bus)
 }
 
+// BenchmarkPublishRetained measures what retention adds to a publish:
+// "off" retains nothing; "other" retains a type other than the one
+// published (each publish still reads its ID's sequence number); "same"
+// retains the published type in a ring of 1,000 (a copy of the ID, and a
+// place in the ring). The ring is full before the timer starts.
+func BenchmarkPublishRetained(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		retain map[EventType]int
+	}{
+		{"off", nil},
+		{"other", map[EventType]int{BuildEvent: 1000}},
+		{"same", map[EventType]int{LogLine: 1000}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.BackpressureMode = Block
+			cfg.Retain = c.retain
+			bus := benchBus(b, cfg)
+			for i := 0; i < 2000; i++ {
+				bus.Publish(Event{Type: LogLine})
+			}
+			ev := Event{Type: LogLine}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bus.Publish(ev)
+			}
+			finish(b, bus)
+		})
+	}
+}
+
 // BenchmarkPublishDrop measures a publish that the default policy refuses
 // at once: the cost a flooding publisher pays when the queue is full.
 func BenchmarkPublishDrop(b *testing.B) {

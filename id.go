@@ -88,18 +88,27 @@ func (s *idSource) newBlock(first uint64) *idBlock {
 }
 
 // seqOf returns the sequence number of an ID this source made, and false
-// for any other string.
+// for any other string, including one in this source's format with a
+// number it has not handed out.
 func (s *idSource) seqOf(id string) (uint64, bool) {
 	if len(id) != idLen || id[:idPrefixLen] != string(s.prefix[:]) {
 		return 0, false
 	}
 	var n uint64
 	for i := idPrefixLen; i < idLen; i++ {
-		d := strings.IndexByte(idDigits, id[i])
+		d := idDigitValue[id[i]]
 		if d < 0 {
 			return 0, false
 		}
 		n = n<<5 | uint64(d)
 	}
-	return n, n != 0
+	return n, n != 0 && n <= s.n.Load()
 }
+
+// idDigitValue maps a byte to its value as a digit of idDigits, or -1.
+var idDigitValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = int8(strings.IndexByte(idDigits, byte(i)))
+	}
+	return t
+}()

@@ -116,9 +116,7 @@ func (q *queue) admitLocked(f *flight) {
 	q.queued++
 	q.lv.stamp(f)
 	if r := q.bus.retain; r != nil {
-		if ring := r.rings[f.ev.Type]; ring != nil {
-			ring.push(f)
-		}
+		r.admitted(f)
 	}
 	if len(f.early) > 0 {
 		q.handOverLocked(f)

@@ -185,6 +185,118 @@ func TestReplayAfterAnUnknownID(t *testing.T) {
 	assert.Equal(t, []int{9}, log.snapshot())
 }
 
+// An ID the bus made but has not handed out yet is not an ID of its own:
+// the subscription replays everything, as for any unknown ID.
+func TestReplayAfterAnIDNeverIssued(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 5}})
+	for n := 0; n < 3; n++ {
+		b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b)
+	id := b.ids.next()
+	forged := id[:idPrefixLen] + "0000000000vv" // the bus's prefix; number 1023
+	_, ours := b.ids.seqOf(forged)
+	require.False(t, ours)
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplayAfter(forged))
+	waitIdle(t, b)
+	assert.Equal(t, []int{0, 1, 2}, log.snapshot())
+	assert.Zero(t, s.Stats().Missed)
+}
+
+// The retention buffers keep events in admission order, which differs
+// from the order of their IDs when a publisher took its ID before another
+// but was admitted after it (it waited for room, say). A client resuming
+// after an ID that has just left the buffer still gets exactly the events
+// admitted after it; so it does when the events after it carry IDs their
+// publisher set, and Missed counts those that left.
+func TestReplayAfterAnIDThatLeftTheRingRecently(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 2}})
+	idZ, idY := b.ids.next(), b.ids.next() // Z took its ID first...
+	b.Publish(Event{ID: idY, Type: LogLine, Data: map[string]interface{}{"n": 0}})
+	b.Publish(Event{ID: idZ, Type: LogLine, Data: map[string]interface{}{"n": 1}}) // ...but came after Y
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 2}})          // Y leaves the ring
+	waitIdle(t, b)
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplayAfter(idY))
+	waitIdle(t, b)
+	assert.Equal(t, []int{1, 2}, log.snapshot(), "Z was admitted after Y")
+	assert.Zero(t, s.Stats().Missed)
+
+	b2 := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 3}})
+	var seen []string
+	rec := b2.On(LogLine, func(ev Event) { seen = append(seen, ev.ID) })
+	b2.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 0}})
+	waitIdle(t, b2)
+	rec.Unsubscribe()
+	for n := 1; n <= 4; n++ { // the first two leave the ring
+		b2.Publish(Event{ID: fmt.Sprint("bridge-", n), Type: LogLine, Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b2)
+	var log2 seqLog
+	s2 := b2.On(LogLine, log2.handle, WithReplayAfter(seen[0]))
+	waitIdle(t, b2)
+	assert.Equal(t, []int{2, 3, 4}, log2.snapshot())
+	assert.EqualValues(t, 1, s2.Stats().Missed, "bridge-1 left the ring")
+}
+
+// An ID the bus no longer remembers (it left the ring long ago, or its
+// type is not retained) is placed by the IDs admitted since: everything
+// admitted after it is replayed, also an event that took its ID before it
+// but was admitted after it.
+func TestReplayAfterAnIDThatLeftLongAgo(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 2}})
+	var seen []string
+	rec := b.On(BuildEvent, func(ev Event) { seen = append(seen, ev.ID) })
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 0}})
+	idZ := b.ids.next()
+	b.Publish(Event{Type: BuildEvent}) // not retained: the ID to resume after
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 1}})
+	b.Publish(Event{ID: idZ, Type: LogLine, Data: map[string]interface{}{"n": 2}})
+	b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 3}}) // lines 0 and 1 have left
+	waitIdle(t, b)
+	rec.Unsubscribe()
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplayAfter(seen[0]))
+	waitIdle(t, b)
+	assert.Equal(t, []int{2, 3}, log.snapshot(), "line 2 took its ID first but came after")
+	assert.EqualValues(t, 1, s.Stats().Missed, "line 1 left the ring")
+}
+
+// A replayed event meets the subscription's filter like a live one: a
+// refused event is neither called nor matched.
+func TestReplayMeetsTheFilter(t *testing.T) {
+	var panics atomic.Int32
+	b := newBus(t, Config{Workers: 2, Retain: map[EventType]int{LogLine: 10},
+		OnPanic: func(Event, any, []byte) { panics.Add(1) }})
+	procs := []string{"api", "web", "db"}
+	for n := 0; n < 6; n++ {
+		b.Publish(Event{Type: LogLine, ProcessID: procs[n%3], Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b)
+	var log seqLog
+	s := b.On(LogLine, log.handle, WithReplay(10), WithFilter(func(ev Event) bool {
+		if ev.ProcessID == "db" {
+			panic("a filter that fails refuses")
+		}
+		return ev.ProcessID == "api"
+	}))
+	waitIdle(t, b)
+	assert.Equal(t, []int{0, 3}, log.snapshot())
+	assert.EqualValues(t, 2, panics.Load())
+	st := s.Stats()
+	assert.EqualValues(t, 2, st.Matched)
+	assert.EqualValues(t, 2, st.Delivered)
+	assert.Zero(t, st.Pending)
+
+	ch := b.Chan(context.Background(), 10, DropNewest, []EventType{LogLine}, WithReplay(10),
+		WithFilter(func(ev Event) bool { return ev.ProcessID == "web" }))
+	assert.Equal(t, 1, (<-ch).Data["n"])
+	assert.Equal(t, 4, (<-ch).Data["n"])
+	waitIdle(t, b)
+	assert.Empty(t, ch)
+}
+
 // Events no one was subscribed to are retained; events the bus refused
 // are not; WaitIdle waits for the replayed deliveries.
 func TestRetainedMeansAccepted(t *testing.T) {

@@ -223,9 +223,11 @@ func WithBuffer(n int, p DropPolicy) SubscribeOption {
 // returns true. f runs in the publisher, before anything is queued, on
 // every event of the subscription's types: an event that no subscription's
 // filter accepts never takes room in the queue and counts as processed at
-// once. f must be fast and must not block; a panic in f is reported to
-// Config.OnPanic and counts as a refusal. A nil f panics at subscribe
-// time.
+// once. Retained events that WithReplay or WithReplayAfter hand over meet
+// f too, on the worker just before their call; one it refuses is neither
+// called nor counted as Matched. f must be fast and must not block; a
+// panic in f is reported to Config.OnPanic and counts as a refusal. A nil
+// f panics at subscribe time.
 func WithFilter(f func(Event) bool) SubscribeOption {
 	return SubscribeOption{func(s *subSettings) {
 		if f == nil {
