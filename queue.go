@@ -218,6 +218,8 @@ func (q *queue) pop(w *worker) popResult {
 		if q.retiring > 0 && !q.closed && q.members-1-q.runningLow >= min(q.reserved, q.members-1) {
 			q.retiring--
 			q.members--
+			// Leaving may free the Low slot that work was waiting for.
+			q.wakeLocked()
 			q.mu.Unlock()
 			return popRetire
 		}

@@ -97,6 +97,39 @@ func TestJoiningWakesAParkedWorkerForLowWork(t *testing.T) {
 	requireAccounted(t, b)
 }
 
+// A worker that leaves a shrinking pool may free the only Low slot: it
+// wakes a parked worker for the Low work that waited for it.
+func TestLeavingWakesAParkedWorkerForLowWork(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 100, EnablePriority: true})
+	started := make(chan struct{}, 10)
+	block := make(chan struct{})
+	b.Subscribe(LogLine, func(ev Event) {
+		started <- struct{}{}
+		if ev.ID == "hold" {
+			<-block
+		}
+	})
+	b.Publish(Event{ID: "hold", Type: LogLine})
+	receive(t, started)
+	b.Publish(Event{Type: LogLine}) // waits: the one Low slot is taken
+	parked := func() bool {
+		b.q.mu.Lock()
+		defer b.q.mu.Unlock()
+		return b.q.idle == 1
+	}
+	require.Eventually(t, parked, testTimeout, time.Millisecond)
+	// The reserved worker is woken to leave, but may not (the busy one
+	// would then have to run Low work alone, with no reserve): it parks
+	// again, and the busy one leaves when its handler returns.
+	require.NoError(t, b.Resize(1))
+	require.Eventually(t, parked, testTimeout, time.Millisecond)
+	close(block)
+	receive(t, started)
+	waitIdle(t, b)
+	assert.Equal(t, 1, b.Metrics().Workers)
+	requireAccounted(t, b)
+}
+
 // The watchdog marks a worker detached under the queue's lock, while the
 // handler runs; the worker looks at the mark under the same lock at its
 // next pop, whatever work is queued, so it cannot go on uncounted.
