@@ -138,8 +138,10 @@ type Config struct {
 	// HandlerTimeout, when positive, starts a watchdog that reports every
 	// handler call running longer than this to OnSlowHandler and counts it
 	// in Metrics. A call is reported between HandlerTimeout and 1.25 ×
-	// HandlerTimeout after it began. 0 means no watchdog. Negative is an
-	// error.
+	// HandlerTimeout after it began, or HandlerTimeout + 2ms for a timeout
+	// under 8ms (the watchdog looks an eighth of the timeout apart, at most
+	// once a millisecond), provided its goroutine gets a CPU when due. 0
+	// means no watchdog. Negative is an error.
 	HandlerTimeout time.Duration
 
 	// OnSlowHandler is called, from the watchdog's goroutine, with the

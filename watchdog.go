@@ -31,14 +31,26 @@ type watchState struct {
 
 func newWatchdog(b *EventBus) *watchdog {
 	wd := &watchdog{bus: b, timeout: int64(b.cfg.HandlerTimeout)}
-	wd.ticker = every(max(b.cfg.HandlerTimeout/4, time.Millisecond), func() { wd.check(monotime()) })
+	wd.ticker = every(watchdogTick(b.cfg.HandlerTimeout), func() { wd.check(monotime()) })
 	return wd
 }
 
+// watchdogTick returns how often the watchdog looks at the workers for a
+// given HandlerTimeout: an eighth of it, but at most once a millisecond.
+//
+// A call is timed from the first tick that sees it, up to a tick after it
+// began, and reported at the first tick at least HandlerTimeout after
+// that. Ticks come a few microseconds early or late, so that can be the
+// ninth tick rather than the eighth: a report comes at most two ticks
+// after HandlerTimeout, 1.25 × HandlerTimeout (with a quarter-timeout
+// tick, a jittered fourth tick made it 1.5 ×).
+func watchdogTick(timeout time.Duration) time.Duration {
+	return max(timeout/8, time.Millisecond)
+}
+
 // check looks at every worker once. A call is timed from the first tick
-// that sees it, so it is reported between HandlerTimeout and HandlerTimeout
-// plus one tick (a quarter of the timeout) after it began, and the running
-// time reported is a lower bound.
+// that sees it (see watchdogTick), so the running time reported is a lower
+// bound.
 func (wd *watchdog) check(now int64) {
 	for _, w := range wd.bus.pool.slots() {
 		st := &w.wd

@@ -61,6 +61,44 @@ func TestReplacementNeverLeavesThePoolEmpty(t *testing.T) {
 	}
 }
 
+// A call is reported between HandlerTimeout and 1.25 × HandlerTimeout
+// after it began (HandlerTimeout + 2ms under 8ms), also in the worst case:
+// the call begins just after a tick, so the first tick that sees it comes
+// a whole tick later, and every later tick comes a microsecond early. The
+// test plays the ticks itself, with the bus's own tick and check, on a
+// bus whose ticker will not fire during the test.
+func TestWatchdogReportsWithinItsBound(t *testing.T) {
+	for _, timeout := range []time.Duration{time.Microsecond, time.Millisecond, 5 * time.Millisecond,
+		8 * time.Millisecond, 100 * time.Millisecond, time.Second, time.Hour} {
+		reports := make(chan time.Duration, 1)
+		b := newBus(t, Config{Workers: 1, HandlerTimeout: 24 * time.Hour,
+			OnSlowHandler: func(_ Event, running time.Duration) { reports <- running }})
+		b.wd.timeout = int64(timeout)
+		started, release := make(chan struct{}), make(chan struct{})
+		b.Subscribe(BuildEvent, func(Event) { close(started); <-release })
+		b.Publish(Event{Type: BuildEvent})
+		receive(t, started)
+
+		tick := int64(watchdogTick(timeout))
+		const early = int64(time.Microsecond)
+		base := monotime()
+		b.wd.check(base) // first seen, a tick after the call began
+		k := int64(1)
+		for ; len(reports) == 0; k++ {
+			require.Less(t, k, int64(100), "timeout %v: never reported", timeout)
+			b.wd.check(base + k*tick - early)
+		}
+		k--
+		running := <-reports
+		assert.GreaterOrEqual(t, running, timeout, "reported before the timeout")
+		latest := time.Duration(tick + k*tick - early) // from the call's start
+		bound := max(timeout*5/4, timeout+2*time.Millisecond)
+		assert.LessOrEqual(t, latest, bound, "timeout %v: reported up to %v after the call began", timeout, latest)
+		close(release)
+		b.Shutdown()
+	}
+}
+
 func TestWatchdogReportsSlowHandlers(t *testing.T) {
 	type slow struct {
 		ev      Event
