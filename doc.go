@@ -24,7 +24,8 @@
 //
 // On, OnAll, OnTypes and Chan subscribe. Each subscription of an event gets
 // a delivery of its own: while one handler of an event is stuck, the
-// event's other handlers run on free workers, and a worker lets free
+// event's other handlers run on free workers (for Low events, those not
+// kept for higher levels by Config.ReservedWorkers), and a worker lets free
 // workers take the deliveries it has not started before they take queued
 // events of the same or a lower level. Fast handlers still run back to
 // back on one worker, a few events at a time, which keeps the queue's lock

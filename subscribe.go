@@ -25,8 +25,14 @@ func (b *EventBus) Subscribe(t EventType, h Handler) {
 // an event is stuck, the event's other handlers still run on free workers,
 // and a worker that took an event lets free workers take its unstarted
 // deliveries before they take queued events of the same or a lower level.
-// Fast handlers still run back to back on one worker. Subscribing after
-// Shutdown returns a subscription that has already ended.
+// Fast handlers still run back to back on one worker. A free worker here
+// is one that may run the event's level: with priorities enabled, Low
+// deliveries run on at most Workers - ReservedWorkers workers (see
+// Config.ReservedWorkers), so once stuck handlers hold all of those, Low
+// deliveries wait, while High and Medium ones go on, until a call returns
+// or Config.ReplaceStuckWorkers gives a stuck worker's slot to a fresh
+// one. Subscribing after Shutdown returns a subscription that has already
+// ended.
 func (b *EventBus) On(t EventType, h Handler, opts ...SubscribeOption) *Subscription {
 	return b.subscribe([]EventType{t}, false, h, opts)
 }
@@ -174,7 +180,10 @@ func WithName(name string) SubscribeOption {
 // default: no limit beyond the pool). Deliveries that arrive while the
 // subscription is at its limit wait in its own buffer (see WithBuffer),
 // not on a worker, so a subscription whose handler blocks holds at most n
-// workers and delays no one else. With n = 1 the handler receives its
+// workers and delays no one else, as long as those n leave workers free
+// for its events' level: a Low subscription stuck with n at or above
+// Workers - ReservedWorkers holds every worker Low events may use (see
+// On). With n = 1 the handler receives its
 // events one at a time: among the waiting ones, High before Medium before
 // Low, and within a level in the order the bus admitted them (publish
 // order for one publisher), whatever the number of workers and

@@ -58,6 +58,42 @@ func TestAStuckHandlerDoesNotHoldBackTheEventsOtherHandlers(t *testing.T) {
 	requireAccounted(t, b)
 }
 
+// With priorities on, Low deliveries run on at most Workers -
+// ReservedWorkers workers. A stuck Low handler holds one of them: the
+// event's other handlers run on another. Once stuck handlers hold them
+// all, Low deliveries wait, and High events still find the reserved
+// worker; with ReplaceStuckWorkers the replacement takes the stuck
+// worker's Low slot and the waiting deliveries run.
+func TestStuckLowHandlersHoldOnlyTheLowSlots(t *testing.T) {
+	b := newBus(t, Config{Workers: 3, QueueSize: 100, EnablePriority: true,
+		HandlerTimeout: 24 * time.Hour, ReplaceStuckWorkers: true}) // replaced by hand below
+	require.Equal(t, 1, b.Config().ReservedWorkers)
+	tui := newGate(t)
+	b.On(LogLine, tui.handle)
+	mcp := make(chan Event, 4)
+	b.On(LogLine, func(ev Event) { mcp <- ev })
+	alerts := make(chan Event, 1)
+	b.On(ErrorDetected, func(ev Event) { alerts <- ev })
+
+	b.Publish(Event{ID: "line-1", Type: LogLine})
+	receive(t, tui.began)
+	assert.Equal(t, "line-1", receive(t, mcp).ID, "the other handler ran on the second Low slot")
+
+	b.Publish(Event{ID: "line-2", Type: LogLine})
+	receive(t, tui.began) // both Low slots are now stuck in the TUI's handler
+	b.Publish(Event{ID: "alert", Type: ErrorDetected})
+	assert.Equal(t, "alert", receive(t, alerts).ID, "High events go on")
+	assert.Empty(t, mcp, "line-2 waits for a Low slot")
+
+	b.wd.timeout = 1 // every call is past the timeout: replace both stuck workers
+	b.wd.check(monotime())
+	b.wd.check(monotime() + 1)
+	assert.Equal(t, "line-2", receive(t, mcp).ID, "a replacement took a stuck worker's Low slot")
+	tui.release()
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
 // A free worker takes the unstarted deliveries of an event another worker
 // took before queued events of the same level.
 func TestTakenDeliveriesComeBeforeQueuedEvents(t *testing.T) {
