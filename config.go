@@ -131,8 +131,11 @@ type Config struct {
 	// TUI is slow). It costs Low events that share of the pool when only
 	// Low events are queued (the README gives the measured cost). 0
 	// means the default: 1 when Workers (or MaxWorkers) is at least 2,
-	// otherwise none; -1 means none. It must be less than Workers. However
-	// small a dynamic pool is, one worker may always run Low events.
+	// otherwise none; -1 means none. It must be less than Workers, or
+	// than MaxWorkers for a dynamic pool; with Workers left automatic
+	// (0), whose value depends on the machine, a larger value is lowered
+	// to leave one worker for Low events. However small a dynamic pool
+	// is, one worker may always run Low events.
 	ReservedWorkers int
 
 	// HandlerTimeout, when positive, starts a watchdog that reports every
@@ -162,15 +165,18 @@ type Config struct {
 	// of one stuck in a handler past HandlerTimeout, so that the pool keeps
 	// its capacity. Go cannot stop the stuck goroutine: when its handler
 	// returns, it finishes the deliveries it had taken (its events count as
-	// processed as usual) and exits instead of taking more. At most MaxStuckWorkers stuck
+	// processed as usual, and its slow calls are reported as usual) and
+	// exits instead of taking more. At most MaxStuckWorkers stuck
 	// workers are replaced at a time; past that, a stuck worker keeps its
 	// place and the pool runs with less capacity until one returns. So the
-	// goroutines of the bus never exceed Workers + MaxStuckWorkers plus its
-	// sampler and watchdog.
+	// goroutines of the bus never exceed the pool's size (at most
+	// MaxWorkers for a dynamic pool) + MaxStuckWorkers, plus its sampler,
+	// watchdog and, for a dynamic pool, autoscaler.
 	ReplaceStuckWorkers bool
 
 	// MaxStuckWorkers bounds the stuck workers replaced and not yet
-	// returned. 0 means Workers. Negative is an error.
+	// returned. 0 means Workers, or MaxWorkers for a dynamic pool.
+	// Negative is an error.
 	MaxStuckWorkers int
 
 	// OnDrop, when set, is called exactly once for every event the bus
@@ -315,7 +321,9 @@ func (c *Config) validate() error {
 		return configError("MaxStuckWorkers", "is %d; it must be 0 (default) or more", c.MaxStuckWorkers)
 	case c.ReservedWorkers < -1:
 		return configError("ReservedWorkers", "is %d; it must be -1 (none), 0 (default) or more", c.ReservedWorkers)
-	case c.ReservedWorkers > 0 && c.Workers > 0 && c.ReservedWorkers >= c.Workers:
+	case c.ReservedWorkers > 0 && c.MaxWorkers > 0 && c.ReservedWorkers >= c.MaxWorkers:
+		return configError("ReservedWorkers", "is %d; it must be less than MaxWorkers (%d), or Low events could never run", c.ReservedWorkers, c.MaxWorkers)
+	case c.ReservedWorkers > 0 && c.MaxWorkers == 0 && c.Workers > 0 && c.ReservedWorkers >= c.Workers:
 		return configError("ReservedWorkers", "is %d; it must be less than Workers (%d), or Low events could never run", c.ReservedWorkers, c.Workers)
 	case c.StarvationLimit < 0:
 		return configError("StarvationLimit", "is %d; it must be 0 (default) or more", c.StarvationLimit)

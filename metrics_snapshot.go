@@ -58,7 +58,9 @@ type MetricsSnapshot struct {
 	// SlowHandlers counts the handler calls the watchdog reported as
 	// running longer than Config.HandlerTimeout; WorkersReplaced counts the
 	// workers it started in place of stuck ones, and StuckWorkers is the
-	// number of those stuck workers whose handler has not returned yet.
+	// number of those stuck workers that have not left yet: their handler
+	// has not returned, or they are finishing the deliveries they had
+	// taken (see Config.ReplaceStuckWorkers).
 	SlowHandlers    int64 `json:"slow_handlers"`
 	WorkersReplaced int64 `json:"workers_replaced"`
 	StuckWorkers    int   `json:"stuck_workers"`

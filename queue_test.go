@@ -61,15 +61,34 @@ func TestReservedWorkersConfig(t *testing.T) {
 		{Config{Workers: 4, EnablePriority: true, ReservedWorkers: -1}, 0},
 		{Config{Workers: 4, EnablePriority: true, ReservedWorkers: 3}, 3},
 		{Config{Workers: 4, EnablePriority: false, ReservedWorkers: 2}, 0},
+		// Automatic Workers depend on the machine: the reserve is lowered.
+		{Config{EnablePriority: true, ReservedWorkers: WorkerLimit}, CalculateOptimalWorkers() - 1},
+		// A dynamic pool is checked against its largest size, whether its
+		// starting size is given or not.
+		{Config{MinWorkers: 1, MaxWorkers: 8, EnablePriority: true, ReservedWorkers: 4}, 4},
+		{Config{Workers: 1, MinWorkers: 1, MaxWorkers: 8, EnablePriority: true, ReservedWorkers: 4}, 4},
 	} {
 		b := newBus(t, c.cfg)
 		assert.Equal(t, c.want, b.Config().ReservedWorkers, "%+v", c.cfg)
 		b.Shutdown()
 	}
-	_, err := NewEventBus(Config{Workers: 2, ReservedWorkers: 2, EnablePriority: true})
-	assert.ErrorContains(t, err, "ReservedWorkers")
-	_, err = NewEventBus(Config{Workers: 2, ReservedWorkers: -2})
-	assert.ErrorContains(t, err, "ReservedWorkers")
+	for _, cfg := range []Config{
+		{Workers: 2, ReservedWorkers: 2, EnablePriority: true},
+		{Workers: 2, ReservedWorkers: -2},
+		{MinWorkers: 1, MaxWorkers: 4, ReservedWorkers: 4, EnablePriority: true},
+		{Workers: 1, MinWorkers: 1, MaxWorkers: 4, ReservedWorkers: 4, EnablePriority: true},
+	} {
+		_, err := NewEventBus(cfg)
+		assert.ErrorContains(t, err, "ReservedWorkers", "%+v", cfg)
+	}
+}
+
+// MaxStuckWorkers defaults to the largest the pool can be.
+func TestMaxStuckWorkersDefault(t *testing.T) {
+	b := newBus(t, Config{Workers: 3})
+	assert.Equal(t, 3, b.Config().MaxStuckWorkers)
+	b = newBus(t, Config{MinWorkers: 1, MaxWorkers: 8})
+	assert.Equal(t, 8, b.Config().MaxStuckWorkers)
 }
 
 // A worker that counts itself in after it parked (a new worker of Resize,

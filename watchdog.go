@@ -55,8 +55,10 @@ func (wd *watchdog) check(now int64) {
 	for _, w := range wd.bus.pool.slots() {
 		st := &w.wd
 		c := w.calls.Load()
+		// A replaced worker is still watched: the calls it makes to
+		// finish the deliveries it had taken are reported like any other,
+		// though it is never replaced twice (see report).
 		switch {
-		case w.detached.Load():
 		case c&1 == 0: // between calls
 			st.calls = c
 		case c != st.calls: // a call the watchdog has not seen before
@@ -81,7 +83,7 @@ func (wd *watchdog) report(w *worker, call int64, running time.Duration) {
 		q.mu.Unlock() // it returned meanwhile
 		return
 	}
-	replace := b.cfg.ReplaceStuckWorkers && !q.closed && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
+	replace := b.cfg.ReplaceStuckWorkers && !q.closed && !w.detached.Load() && int(wd.stuck.Load()) < b.cfg.MaxStuckWorkers
 	var fresh *worker
 	if replace {
 		// Count the replacement in before the stuck worker can see that

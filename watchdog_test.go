@@ -99,6 +99,48 @@ func TestWatchdogReportsWithinItsBound(t *testing.T) {
 	}
 }
 
+// A replaced worker finishes the deliveries it had taken once its stuck
+// handler returns; a slow call among those is reported like any other,
+// though the worker is not replaced twice. The test plays the watchdog's
+// ticks itself.
+func TestAReplacedWorkersLaterSlowCallsAreReported(t *testing.T) {
+	reports := make(chan string, 8)
+	b := newBus(t, Config{Workers: 1, HandlerTimeout: 24 * time.Hour, ReplaceStuckWorkers: true, MaxStuckWorkers: 1,
+		OnSlowSubscription: func(name string, _ Event, _ time.Duration) { reports <- name }})
+	b.wd.timeout = 1
+	tick := func() { // two looks: the first times the calls, the second reports them
+		b.wd.check(monotime())
+		b.wd.check(monotime() + 2)
+	}
+	gates := map[string]*gate{}
+	started := make(chan string, 3)
+	for _, name := range []string{"s1", "s2", "s3"} {
+		g := newGate(t)
+		gates[name] = g
+		b.On("x", func(ev Event) { started <- name; g.handle(ev) }, WithName(name))
+	}
+	b.Publish(Event{Type: "x"}) // one event, three deliveries, one worker
+	first := receive(t, started)
+	tick()
+	assert.Equal(t, first, receive(t, reports))
+	second := receive(t, started) // the replacement took one of the other two, and is stuck too
+	tick()
+	assert.Equal(t, second, receive(t, reports))
+	assert.EqualValues(t, 1, b.Metrics().WorkersReplaced, "at most MaxStuckWorkers replaced")
+
+	gates[first].release() // the replaced worker goes on with the last delivery, and is slow again
+	third := receive(t, started)
+	tick()
+	assert.Equal(t, third, receive(t, reports), "the replaced worker's later slow call is reported")
+	assert.EqualValues(t, 3, b.Metrics().SlowHandlers)
+	assert.EqualValues(t, 1, b.Metrics().WorkersReplaced, "a replaced worker is not replaced again")
+	for _, g := range gates {
+		g.release()
+	}
+	waitIdle(t, b)
+	requireAccounted(t, b)
+}
+
 func TestWatchdogReportsSlowHandlers(t *testing.T) {
 	type slow struct {
 		ev      Event
