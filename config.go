@@ -55,7 +55,10 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	// QueueSize is the number of events the bus holds waiting for a worker,
-	// all priorities together. Events being handled do not count.
+	// all priorities together. Events being handled do not count. Events
+	// waiting for their OrderingKey count, once each, and so do deliveries
+	// that a WithBuffer(n, Block) subscription sets aside: the drop policy
+	// picks among all of them, and Block publishers wait for them.
 	// 0 means ten per worker: Workers*10, or MaxWorkers*10 for a dynamic
 	// pool. Negative is an error.
 	QueueSize int

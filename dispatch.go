@@ -204,6 +204,21 @@ func (b *EventBus) reportPanic(ev Event, recovered any) {
 // dropDelivery drops d for its subscription: counted there, passed to its
 // WithOnDrop hook, and finished. w is the worker doing it, or nil.
 func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
+	b.countDrop(w, d, reason)
+	b.finishDelivery(w, d, 0)
+}
+
+// dropParked drops a delivery that the drop policy took from its ordered
+// stream while it waited there: it never had the stream's turn, so it
+// finishes without passing the turn on.
+func (b *EventBus) dropParked(d delivery) {
+	b.countDrop(nil, d, ErrQueueFull)
+	b.release(nil, d.f)
+}
+
+// countDrop counts d as dropped for its subscription and passes it to its
+// WithOnDrop hook.
+func (b *EventBus) countDrop(w *worker, d delivery, reason error) {
 	id := 0
 	if w != nil {
 		id = w.id
@@ -217,7 +232,6 @@ func (b *EventBus) dropDelivery(w *worker, d delivery, reason error) {
 	if d.s.closed.Load() {
 		d.s.settle()
 	}
-	b.finishDelivery(w, d, 0)
 }
 
 // finishDelivery ends d: its ordered stream or coalescing key moves on,
@@ -259,6 +273,9 @@ func (b *EventBus) release(w *worker, f *flight) {
 		b.notifyIdle()
 	case f.cut.Load() && !f.called.Load():
 		b.evict(f, ErrEventBusShutdown)
+		return
+	case f.squeezed.Load() && !f.called.Load():
+		b.evict(f, ErrQueueFull)
 		return
 	default:
 		sh.doneLv[f.prio-1].Add(1)

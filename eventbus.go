@@ -289,6 +289,9 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		for _, d := range a.drops {
 			b.dropDelivery(nil, d, ErrQueueFull)
 		}
+		for _, d := range a.parkedDrops {
+			b.dropParked(d)
+		}
 		if a.evicted != nil {
 			b.evict(a.evicted, ErrQueueFull)
 		}

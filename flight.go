@@ -45,11 +45,18 @@ type flight struct {
 	// brings it to zero finishes the event.
 	remaining atomic.Int32
 	// called is set once a delivery has begun a handler call; cut once a
-	// delivery was dropped at the shutdown deadline. An event cut before
-	// any call counts as dropped rather than processed. dropped is set
-	// when the event was dropped while deliveries handed over at admission
-	// were still pending: they finish it without counting it again.
-	called, cut, dropped atomic.Bool
+	// delivery was dropped at the shutdown deadline; squeezed once the
+	// drop policy dropped one of its deliveries that waited for its
+	// ordering key or was set aside by a Block buffer. An event cut or
+	// squeezed before any call counts as dropped rather than processed.
+	// dropped is set when the event was dropped while deliveries handed
+	// over at admission were still pending: they finish it without
+	// counting it again.
+	called, cut, squeezed, dropped atomic.Bool
+	// parked counts the event's deliveries waiting in ordered streams
+	// (see lanes): while it is above zero the event still counts as
+	// queued. The queue's lock guards it.
+	parked int32
 }
 
 // nsubs returns the number of positions of f's route, delivered or not.
@@ -80,6 +87,8 @@ func putFlight(f *flight) {
 	f.skip.reset()
 	f.called.Store(false)
 	f.cut.Store(false)
+	f.squeezed.Store(false)
+	f.parked = 0
 	flights.Put(f)
 }
 

@@ -103,6 +103,56 @@ func TestBlockBufferSetsDeliveriesAsideAgainstTheQueue(t *testing.T) {
 	assert.EqualValues(t, 1, m.Drops.Context)
 }
 
+// On a bus whose policy drops, the deliveries a Block buffer sets aside
+// take room in the queue like events, and the policy picks among them by
+// its rule: a High event is not refused for Low deliveries set aside, and
+// DropOldest drops the oldest of them rather than the new event. The
+// dropped delivery's event, which never reached a handler, is dropped at
+// the event level too.
+func TestThePolicyPicksAmongSetAsideDeliveries(t *testing.T) {
+	for _, policy := range []DropPolicy{DropLowPri, DropOldest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			var drops, subDrops dropLog
+			b := newBus(t, Config{Workers: 3, QueueSize: 2, BackpressureMode: policy, EnablePriority: true,
+				OnDrop: drops.onDrop})
+			tui := newGate(t)
+			var r recorder
+			s := b.On(LogLine, func(ev Event) {
+				if ev.ID == "L1" {
+					tui.handle(ev)
+				}
+				r.handle(ev)
+			}, WithConcurrency(1), WithBuffer(1, Block), WithOnDrop(subDrops.onDrop))
+			alerts := make(chan Event, 1)
+			b.On(ProcessExited, func(ev Event) { alerts <- ev })
+
+			b.Publish(Event{ID: "L1", Type: LogLine})
+			receive(t, tui.began)
+			for i, id := range []string{"L2", "L3", "L4"} { // one buffered, two set aside
+				b.Publish(Event{ID: id, Type: LogLine})
+				waitSub(t, s, func(st SubscriptionStats) bool { return st.Matched == int64(i+2) })
+			}
+			require.NoError(t, b.PublishWithBackpressure(Event{ID: "H1", Type: ProcessExited}, PriorityHigh))
+			assert.Equal(t, "H1", receive(t, alerts).ID)
+			ids, reasons := drops.snapshot()
+			assert.Equal(t, []string{"L2"}, ids, "the oldest of the lowest level waiting")
+			assert.Equal(t, []error{ErrQueueFull}, reasons)
+			ids, reasons = subDrops.snapshot()
+			assert.Equal(t, []string{"L2"}, ids)
+			assert.Equal(t, []error{ErrQueueFull}, reasons)
+
+			tui.release()
+			waitIdle(t, b)
+			assert.Equal(t, []string{"L1", "L3", "L4"}, r.ids())
+			st := s.Stats()
+			assert.EqualValues(t, 4, st.Matched)
+			assert.EqualValues(t, 1, st.Dropped)
+			m := requireAccounted(t, b)
+			assert.EqualValues(t, 1, m.EventsDropped)
+		})
+	}
+}
+
 // A buffer without WithConcurrency has no effect: every delivery runs.
 func TestBufferWithoutLimitHasNoEffect(t *testing.T) {
 	b := newBus(t, Config{Workers: 1, QueueSize: 100})

@@ -31,7 +31,9 @@ type MetricsSnapshot struct {
 	Resizes       []ResizeEvent `json:"resizes"`
 	QueueCapacity int           `json:"queue_capacity"`
 
-	// EventsPublished counts every event handed to a publish call.
+	// EventsPublished counts every event handed to a publish call, once
+	// the call has queued, refused or dropped it: a publisher still
+	// waiting for room is counted in PublishersWaiting until then.
 	EventsPublished int64 `json:"events_published"`
 	// EventsProcessed counts events whose deliveries have all finished:
 	// handled, or dropped, coalesced or skipped by their subscriptions (an
@@ -65,7 +67,10 @@ type MetricsSnapshot struct {
 	WorkersReplaced int64 `json:"workers_replaced"`
 	StuckWorkers    int   `json:"stuck_workers"`
 
-	// QueueDepth is the number of events queued now, per priority.
+	// QueueDepth is the number of events queued now, per priority, in the
+	// priority queues: events waiting for their ordering key and
+	// deliveries set aside by Block buffers take room in the queue too
+	// (see Config.QueueSize) but are not in it.
 	QueueDepth PriorityCounts `json:"queue_depth"`
 
 	// AvgProcessingTime is the moving average of the time a handler call

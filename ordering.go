@@ -42,6 +42,15 @@ type lanes struct {
 	peakLen int            // most lanes held at once since m was made
 }
 
+// parkedTotal returns the number of deliveries waiting in streams.
+func (ls *lanes) parkedTotal() int {
+	n := 0
+	for _, p := range ls.parked {
+		n += p
+	}
+	return n
+}
+
 // maxFreeLanes bounds the emptied lanes kept for reuse.
 const maxFreeLanes = 64
 

@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -44,6 +45,94 @@ func TestDropPoliciesSeeEventsWaitingForTheirKey(t *testing.T) {
 			requireAccounted(t, b)
 		})
 	}
+}
+
+// With a second worker free, an event waiting behind its key leaves the
+// queue for its key's stream; it still counts as queued, and the policy
+// still picks it by its rule.
+func TestDropPoliciesSeeEventsParkedBehindTheirKey(t *testing.T) {
+	for _, policy := range []DropPolicy{DropOldest, DropLowPri} {
+		t.Run(policy.String(), func(t *testing.T) {
+			var drops dropLog
+			b := newBus(t, Config{Workers: 2, QueueSize: 2, BackpressureMode: policy, ReservedWorkers: -1,
+				EnablePriority: true, OrderingKey: OrderByProcessID, OnDrop: drops.onDrop})
+			var r recorder
+			started, release := make(chan struct{}), make(chan struct{})
+			b.Subscribe(LogLine, func(ev Event) {
+				if ev.ID == "A1" {
+					close(started)
+					<-release
+				}
+				r.handle(ev)
+			})
+			hold := newGate(t)
+			b.Subscribe(BuildEvent, hold.handle)
+			b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
+			receive(t, started)
+			b.Publish(Event{ID: "A2", Type: LogLine, ProcessID: "A"})
+			waitInLanes(t, b, 1) // the free worker moved A2 behind A1
+			b.Publish(Event{ID: "G", Type: BuildEvent})
+			receive(t, hold.began) // and is held now, so the rest stays queued
+			b.Publish(Event{ID: "B1", Type: LogLine, ProcessID: "B"})
+			b.Publish(Event{ID: "C1", Type: LogLine, ProcessID: "C"}) // the queue is full
+			ids, reasons := drops.snapshot()
+			assert.Equal(t, []string{"A2"}, ids, "the oldest waiting event is dropped")
+			assert.Equal(t, []error{ErrQueueFull}, reasons)
+			close(release)
+			hold.release()
+			waitIdle(t, b)
+			assert.ElementsMatch(t, []string{"A1", "B1", "C1"}, r.ids())
+			requireAccounted(t, b)
+		})
+	}
+}
+
+// Events waiting behind their key take room in the queue: a Block bus's
+// publishers wait for it instead of filling memory behind a stuck key.
+func TestBlockWaitsForRoomBehindAStuckKey(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 2, BackpressureMode: Block, OrderingKey: OrderByProcessID})
+	started, release := make(chan struct{}), make(chan struct{})
+	var r recorder
+	b.Subscribe(LogLine, func(ev Event) {
+		if ev.ID == "A1" {
+			close(started)
+			<-release
+		}
+		r.handle(ev)
+	})
+	b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
+	receive(t, started)
+	for i := 2; i <= 3; i++ {
+		b.Publish(Event{ID: fmt.Sprint("A", i), Type: LogLine, ProcessID: "A"})
+		waitInLanes(t, b, i-1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := b.PublishContext(ctx, Event{ID: "A4", Type: LogLine, ProcessID: "A"})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "A2 and A3 fill the queue while they wait for A1")
+
+	done := make(chan error, 1)
+	go func() { done <- b.PublishContext(context.Background(), Event{ID: "A5", Type: LogLine, ProcessID: "A"}) }()
+	require.Eventually(t, func() bool { return b.Metrics().PublishersWaiting == 1 }, testTimeout, time.Millisecond)
+	close(release)
+	require.NoError(t, receive(t, done), "room is made as the key's events run")
+	waitIdle(t, b)
+	assert.Equal(t, []string{"A1", "A2", "A3", "A5"}, r.ids())
+	requireAccounted(t, b)
+}
+
+// waitInLanes waits until n deliveries wait in ordered streams.
+func waitInLanes(t testing.TB, b *EventBus, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b.q.mu.Lock()
+		defer b.q.mu.Unlock()
+		parked := 0
+		for _, p := range b.q.lanes.parked {
+			parked += p
+		}
+		return parked == n
+	}, testTimeout, 100*time.Microsecond)
 }
 
 // A key's waiting events and a worker's batch never hold other keys'

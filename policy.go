@@ -13,6 +13,8 @@ import (
 // Config.TimeoutDuration for room (a waiting High event is admitted before
 // any waiting Medium or Low one); if there is still none, the policy picks
 // the single event that is dropped, out of the queued ones and the new one.
+// Queued ones include events waiting for their ordering key, and the
+// deliveries Block buffers set aside (see Config.QueueSize).
 // A dropped event is counted in Metrics and passed to Config.OnDrop.
 type DropPolicy int
 

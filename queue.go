@@ -31,9 +31,12 @@ type queue struct {
 	// halfFull is called, outside the lock, when a publish leaves the queue
 	// more than half full; a dynamic pool's autoscaler listens. nil otherwise.
 	halfFull func()
-	// queued counts what takes room in the queue: events in lv, and the
-	// deliveries that Block mailboxes set aside beyond their buffer.
+	// queued counts what takes room in the queue: events in lv, events
+	// with deliveries waiting for their ordering key (see flight.parked),
+	// and the deliveries that Block mailboxes set aside beyond their
+	// buffer, of which there are aside.
 	queued   int
+	aside    int
 	capacity int
 	// held counts deliveries not on a worker yet: in mailboxes, lanes and
 	// released. The workers exit at shutdown once nothing is queued or held.
@@ -302,6 +305,7 @@ func (q *queue) takeLocked(w *worker, i int, starved bool, has *[numLevels]bool)
 		v.dl = v.dl[:k]
 		q.held -= k
 		q.queued -= unAside
+		q.aside -= unAside
 		m.running++
 		v.box = m
 		q.relistLocked(m)
@@ -393,7 +397,14 @@ func (q *queue) expandLocked(w *worker, i, k int) {
 				}
 				q.coalesceLocked(w, d, f.coalesceKeyOf(d.s), coalesced)
 			case d.s.ordered && f.key != "" && q.lanes.park(d):
+				// Waiting for its key, the event still takes room in
+				// the queue, for the drop policy to pick from and for
+				// Block publishers to wait on.
 				q.held++
+				if f.parked == 0 {
+					q.queued++
+				}
+				f.parked++
 			case d.s.box != nil:
 				w.drops = q.pushBoxLocked(d, w.drops)
 			default:
@@ -442,6 +453,7 @@ func (q *queue) pushBoxLocked(d delivery, drops []delivery) []delivery {
 	q.held += m.waiting - before
 	if aside {
 		q.queued++
+		q.aside++
 	}
 	if drop {
 		drops = append(drops, dropped)
@@ -574,6 +586,9 @@ func (q *queue) releaseStream(d delivery, drops []delivery) []delivery {
 	if !ok {
 		return drops
 	}
+	if q.unparkLocked(next.f) {
+		drops = append(drops, q.takeAdmitDrops()...)
+	}
 	if next.s.box != nil {
 		q.held--
 		return q.pushBoxLocked(next, drops)
@@ -582,6 +597,20 @@ func (q *queue) releaseStream(d delivery, drops []delivery) []delivery {
 	q.released[lv].push(next)
 	q.signalLocked(lv)
 	return drops
+}
+
+// unparkLocked notes that one of f's deliveries left its ordered stream.
+// When it was the last one, f no longer takes room in the queue: waiting
+// publishers take the room, and unparkLocked reports true (their
+// admission may have left drops in admitDrops).
+func (q *queue) unparkLocked(f *flight) bool {
+	f.parked--
+	if f.parked > 0 {
+		return false
+	}
+	q.queued--
+	q.fillRoomLocked()
+	return true
 }
 
 // close stops intake: later puts fail with ErrEventBusShutdown, waiting
@@ -638,7 +667,7 @@ func (q *queue) removeAll(views []*worker) (events []*flight, dls []delivery) {
 		}
 	}
 	q.timers.stop()
-	q.queued, q.held = 0, 0
+	q.queued, q.held, q.aside = 0, 0, 0
 	q.idle = 0
 	q.work.Broadcast() // parked workers exit now that nothing is left
 	return events, dls

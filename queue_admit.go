@@ -64,8 +64,10 @@ type admission struct {
 	err     error
 	evicted *flight
 	// drops are deliveries that replaying subscriptions' buffers dropped
-	// as the event was admitted.
-	drops []delivery
+	// as the event was admitted, or a delivery set aside by a Block buffer
+	// that the policy dropped; parkedDrops are the deliveries of an event
+	// waiting for its ordering key that the policy dropped.
+	drops, parkedDrops []delivery
 }
 
 // put queues f, waiting and applying the drop policy as the Config says;
@@ -107,7 +109,7 @@ func (q *queue) put(ctx context.Context, f *flight, gen uint64) admission {
 		// policy decides.
 	}
 	a := q.applyPolicyLocked(f)
-	a.drops = q.takeAdmitDrops()
+	a.drops = append(a.drops, q.takeAdmitDrops()...)
 	q.mu.Unlock()
 	return a
 }
@@ -156,27 +158,140 @@ func (q *queue) waitForRoom(ctx context.Context, f *flight) (a admission, done b
 }
 
 // applyPolicyLocked decides, with the lock held and the queue full, which
-// event is dropped: the new one (returned as the error) or a queued one
-// (returned as evicted, with the new one queued in its place).
+// event is dropped: the new one (returned as the error) or one that waits
+// (see waitingLocked), with the new one queued in its place.
 func (q *queue) applyPolicyLocked(f *flight) admission {
-	victim := -1
+	var v waitingOne
 	switch q.policy {
-	case DropOldest:
-		victim = q.lv.oldest()
-	case DropLowPri:
-		// The new event is the newest of its level, so it loses only to
-		// a strictly higher lowest level.
-		if low := q.lv.lowest(); low >= 0 && low <= int(f.prio-1) {
-			victim = low
-		}
+	case DropOldest, DropLowPri:
+		v = q.waitingLocked(q.policy)
 	}
-	if victim < 0 {
+	// Under DropLowPri the new event is the newest of its level, so it
+	// loses to anything of its level or above.
+	if v.kind == noneWaiting || (q.policy == DropLowPri && v.level > int(f.prio-1)) {
 		return admission{err: ErrQueueFull}
 	}
-	a := admission{evicted: q.lv.pop(victim)}
-	q.queued--
+	var a admission
+	switch v.kind {
+	case queuedEvent:
+		a.evicted = q.lv.pop(v.level)
+		q.queued--
+	case parkedEvent:
+		a.parkedDrops = q.unparkAllLocked(v.f, v.level)
+	case asideDelivery:
+		a.drops = append(a.drops, q.dropAsideLocked(v.box, v.boxLevel))
+	}
 	q.admitLocked(f)
 	return a
+}
+
+// waitingOne is one of the things a full queue's policy picks from.
+type waitingOne struct {
+	kind     int
+	level    int
+	seq      uint64
+	f        *flight  // parkedEvent
+	box      *mailbox // asideDelivery
+	boxLevel int      // asideDelivery: the mailbox FIFO it is at the front of
+}
+
+const (
+	noneWaiting = iota
+	queuedEvent
+	parkedEvent   // its deliveries wait for their ordering key
+	asideDelivery // set aside by a Block buffer
+)
+
+// before reports whether the policy p drops w before o: DropOldest the one
+// admitted first, DropLowPri the lowest level, then the one admitted first.
+func (w waitingOne) before(o waitingOne, p DropPolicy) bool {
+	if o.kind == noneWaiting {
+		return true
+	}
+	if p == DropLowPri && w.level != o.level {
+		return w.level < o.level
+	}
+	return w.seq < o.seq
+}
+
+// waitingLocked returns what the policy p drops first among everything
+// QueueSize counts: the queued events, the events whose deliveries wait
+// for their ordering key (each such delivery is at the front of its
+// stream, since the streams are in admission order), and the deliveries
+// that Block buffers set aside. The streams and buffers are looked at only
+// while some wait there, so the common case costs three comparisons.
+func (q *queue) waitingLocked(p DropPolicy) waitingOne {
+	var best waitingOne
+	offer := func(w waitingOne) {
+		if w.before(best, p) {
+			best = w
+		}
+	}
+	for i := 0; i < numLevels; i++ {
+		if q.lv.depth(i) > 0 {
+			offer(waitingOne{kind: queuedEvent, level: i, seq: q.lv.rings[i].front().seq})
+		}
+	}
+	if q.lanes.parkedTotal() > 0 {
+		for _, ln := range q.lanes.m {
+			if ln.pending.len() > 0 {
+				g := ln.pending.front().f
+				offer(waitingOne{kind: parkedEvent, level: int(ln.k.level), seq: g.seq, f: g})
+			}
+		}
+	}
+	if q.aside > 0 {
+		for m := range q.boxes {
+			if m.aside() == 0 {
+				continue
+			}
+			for i := range m.levels {
+				if m.inOrder && i > 0 {
+					break // levels[1] holds replayed deliveries, never dropped
+				}
+				if m.levels[i].len() > 0 {
+					d := m.levels[i].front()
+					offer(waitingOne{kind: asideDelivery, level: int(d.f.prio - 1), seq: d.f.seq, box: m, boxLevel: i})
+				}
+			}
+		}
+	}
+	return best
+}
+
+// unparkAllLocked takes every delivery of g that waits for its ordering
+// key at level out of its stream, for the policy to drop, and returns
+// them; g then no longer counts as queued.
+func (q *queue) unparkAllLocked(g *flight, level int) []delivery {
+	var out []delivery
+	for _, ln := range q.lanes.m {
+		if int(ln.k.level) == level && ln.pending.len() > 0 && ln.pending.front().f == g {
+			out = append(out, ln.pending.pop())
+			q.lanes.parked[level]--
+			q.held--
+		}
+	}
+	g.parked -= int32(len(out))
+	if g.parked == 0 {
+		q.queued--
+	}
+	g.squeezed.Store(true)
+	return out
+}
+
+// dropAsideLocked takes the delivery at the front of m's FIFO i out, for
+// the policy to drop: m then holds one delivery fewer beyond its buffer.
+func (q *queue) dropAsideLocked(m *mailbox, i int) delivery {
+	before := m.aside()
+	d := m.levels[i].pop()
+	m.waiting--
+	q.held--
+	gone := before - m.aside()
+	q.queued -= gone
+	q.aside -= gone
+	q.relistLocked(m)
+	d.f.squeezed.Store(true)
+	return d
 }
 
 // handOffLocked gives the slot that a worker just freed to the waiting

@@ -208,9 +208,13 @@ func WithConcurrency(n int) SubscribeOption {
 // or the new one if it is lowest). A dropped delivery counts in the
 // subscription's Stats and goes to its WithOnDrop hook with ErrQueueFull;
 // its event counts as processed once its other deliveries are done. Block
-// drops nothing: a delivery beyond the buffer waits set aside, without a
-// worker, and takes a slot of the bus's QueueSize until it runs, so that
-// under Block the publishers end up waiting instead. The default is
+// drops nothing itself: a delivery beyond the buffer waits set aside,
+// without a worker, and takes a slot of the bus's QueueSize until it runs,
+// so that under Block the publishers end up waiting instead. On a bus
+// whose policy drops, that slot is one the policy may pick like a queued
+// event's, by its rule, taking the oldest delivery the buffer holds: the
+// delivery is dropped with ErrQueueFull, and its event, if none of its
+// deliveries ran, is dropped at the bus level too. The default is
 // n = Config.QueueSize and p = Config.BackpressureMode. An n below 1 or
 // an unknown policy panics at subscribe time.
 func WithBuffer(n int, p DropPolicy) SubscribeOption {

@@ -96,7 +96,9 @@ func (s *Subscription) end() {
 		return
 	}
 	q := b.q
-	var dropped []delivery
+	// dropped are s's own waiting deliveries; full are those that other
+	// subscriptions' buffers dropped as publishers took the room freed.
+	var dropped, full []delivery
 	q.mu.Lock()
 	// Under the queue's lock, no worker taking events from the queue can
 	// see the subscription open any more: nothing more is matched.
@@ -106,10 +108,11 @@ func (s *Subscription) end() {
 		dropped, aside = m.drain(dropped)
 		q.held -= len(dropped)
 		q.queued -= aside
+		q.aside -= aside
 		q.relistLocked(m)
 		delete(q.boxes, m)
 		q.fillRoomLocked()
-		dropped = append(dropped, q.takeAdmitDrops()...)
+		full = append(full, q.takeAdmitDrops()...)
 	}
 	if s.co != nil {
 		dropped = q.dropCoalescer(s, dropped)
@@ -117,6 +120,11 @@ func (s *Subscription) end() {
 	n := len(dropped)
 	dropped = q.lanes.dropSub(s, dropped)
 	q.held -= len(dropped) - n
+	for _, d := range dropped[n:] {
+		if q.unparkLocked(d.f) {
+			full = append(full, q.takeAdmitDrops()...)
+		}
+	}
 	q.mu.Unlock()
 	t.removeLocked(s)
 	stops := s.stopCtx
@@ -133,6 +141,9 @@ func (s *Subscription) end() {
 	}
 	for _, d := range dropped {
 		b.dropDelivery(nil, d, ErrUnsubscribed)
+	}
+	for _, d := range full {
+		b.dropDelivery(nil, d, ErrQueueFull)
 	}
 	s.settle()
 }
