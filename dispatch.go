@@ -130,8 +130,8 @@ func (b *EventBus) deliver(w *worker, d delivery, took int64) {
 		sh.matched.Add(1)
 	}
 	sh.recordWait(d.f, took)
-	if !d.f.called.Load() {
-		d.f.called.Store(true)
+	if !d.f.has(flightCalled) {
+		d.f.mark(flightCalled)
 	}
 	b.call(w, sh, d)
 }
@@ -266,15 +266,15 @@ func (b *EventBus) release(w *worker, f *flight) {
 		sh = w.shard
 	}
 	switch {
-	case f.dropped.Load():
+	case f.has(flightDropped):
 		// Counted as dropped already (see evict).
 	case f.replay:
 		sh.replayDone[f.epoch].Add(1)
 		b.notifyIdle()
-	case f.cut.Load() && !f.called.Load():
+	case f.flags.Load()&(flightCut|flightCalled) == flightCut:
 		b.evict(f, ErrEventBusShutdown)
 		return
-	case f.squeezed.Load() && !f.called.Load():
+	case f.flags.Load()&(flightSqueezed|flightCalled) == flightSqueezed:
 		b.evict(f, ErrQueueFull)
 		return
 	default:

@@ -286,11 +286,12 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 			putFlight(f)
 			continue
 		}
-		for _, d := range a.drops {
-			b.dropDelivery(nil, d, ErrQueueFull)
-		}
-		for _, d := range a.parkedDrops {
-			b.dropParked(d)
+		for i, d := range a.drops {
+			if i < a.parked {
+				b.dropParked(d)
+			} else {
+				b.dropDelivery(nil, d, ErrQueueFull)
+			}
 		}
 		if a.evicted != nil {
 			b.evict(a.evicted, ErrQueueFull)
@@ -379,7 +380,7 @@ func (b *EventBus) evict(f *flight, reason error) {
 		// Replaying subscriptions got it at admission: their deliveries
 		// go on, and the last of them recycles the event without counting
 		// it again. Its other deliveries, and the queue's count, end here.
-		f.dropped.Store(true)
+		f.mark(flightDropped)
 		if f.remaining.Add(-(f.nonEarly + 1)) != 0 {
 			return
 		}
@@ -549,7 +550,7 @@ func (b *EventBus) drain(ctx context.Context) error {
 	// Mark every event before dropping any delivery: the last delivery of
 	// an event to finish decides whether it was processed or dropped.
 	for _, d := range dls {
-		d.f.cut.Store(true)
+		d.f.mark(flightCut)
 	}
 	for _, f := range events {
 		b.evict(f, ErrEventBusShutdown)

@@ -44,20 +44,35 @@ type flight struct {
 	// remaining counts the deliveries not finished yet; the one that
 	// brings it to zero finishes the event.
 	remaining atomic.Int32
-	// called is set once a delivery has begun a handler call; cut once a
-	// delivery was dropped at the shutdown deadline; squeezed once the
-	// drop policy dropped one of its deliveries that waited for its
-	// ordering key or was set aside by a Block buffer. An event cut or
-	// squeezed before any call counts as dropped rather than processed.
-	// dropped is set when the event was dropped while deliveries handed
-	// over at admission were still pending: they finish it without
-	// counting it again.
-	called, cut, squeezed, dropped atomic.Bool
+	// flags holds the flight's marks (see flightCalled and the others),
+	// in one word so that recycling clears them with one store.
+	flags atomic.Uint32
 	// parked counts the event's deliveries waiting in ordered streams
 	// (see lanes): while it is above zero the event still counts as
 	// queued. The queue's lock guards it.
 	parked int32
 }
+
+// The marks of a flight. flightCalled is set once a delivery has begun a
+// handler call; flightCut once a delivery was dropped at the shutdown
+// deadline; flightSqueezed once the drop policy dropped one of its
+// deliveries that waited for its ordering key or was set aside by a Block
+// buffer. An event cut or squeezed before any call counts as dropped
+// rather than processed. flightDropped is set when the event was dropped
+// while deliveries handed over at admission were still pending: they
+// finish it without counting it again.
+const (
+	flightCalled uint32 = 1 << iota
+	flightCut
+	flightSqueezed
+	flightDropped
+)
+
+// has reports whether f carries the mark.
+func (f *flight) has(mark uint32) bool { return f.flags.Load()&mark != 0 }
+
+// mark sets a mark on f.
+func (f *flight) mark(mark uint32) { f.flags.Or(mark) }
 
 // nsubs returns the number of positions of f's route, delivered or not.
 func (f *flight) nsubs() int { return len(f.typed) + len(f.all) }
@@ -83,11 +98,8 @@ func putFlight(f *flight) {
 	clear(f.early)
 	f.early = f.early[:0]
 	f.nonEarly, f.retainID, f.idSeq, f.replay = 0, "", 0, false
-	f.dropped.Store(false)
 	f.skip.reset()
-	f.called.Store(false)
-	f.cut.Store(false)
-	f.squeezed.Store(false)
+	f.flags.Store(0)
 	f.parked = 0
 	flights.Put(f)
 }

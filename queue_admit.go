@@ -64,10 +64,11 @@ type admission struct {
 	err     error
 	evicted *flight
 	// drops are deliveries that replaying subscriptions' buffers dropped
-	// as the event was admitted, or a delivery set aside by a Block buffer
-	// that the policy dropped; parkedDrops are the deliveries of an event
-	// waiting for its ordering key that the policy dropped.
-	drops, parkedDrops []delivery
+	// as the event was admitted, or that the policy dropped: a delivery
+	// set aside by a Block buffer, or the first parked of them, those of
+	// an event waiting for its ordering key (see EventBus.dropParked).
+	drops  []delivery
+	parked int
 }
 
 // put queues f, waiting and applying the drop policy as the Config says;
@@ -161,6 +162,25 @@ func (q *queue) waitForRoom(ctx context.Context, f *flight) (a admission, done b
 // event is dropped: the new one (returned as the error) or one that waits
 // (see waitingLocked), with the new one queued in its place.
 func (q *queue) applyPolicyLocked(f *flight) admission {
+	if q.aside == 0 && q.lanes.parkedTotal() == 0 {
+		// Only the priority queues hold anything: the common case.
+		victim := -1
+		switch q.policy {
+		case DropOldest:
+			victim = q.lv.oldest()
+		case DropLowPri:
+			if low := q.lv.lowest(); low >= 0 && low <= int(f.prio-1) {
+				victim = low
+			}
+		}
+		if victim < 0 {
+			return admission{err: ErrQueueFull}
+		}
+		a := admission{evicted: q.lv.pop(victim)}
+		q.queued--
+		q.admitLocked(f)
+		return a
+	}
 	var v waitingOne
 	switch q.policy {
 	case DropOldest, DropLowPri:
@@ -177,7 +197,8 @@ func (q *queue) applyPolicyLocked(f *flight) admission {
 		a.evicted = q.lv.pop(v.level)
 		q.queued--
 	case parkedEvent:
-		a.parkedDrops = q.unparkAllLocked(v.f, v.level)
+		a.drops = q.unparkAllLocked(v.f, v.level)
+		a.parked = len(a.drops)
 	case asideDelivery:
 		a.drops = append(a.drops, q.dropAsideLocked(v.box, v.boxLevel))
 	}
@@ -275,7 +296,7 @@ func (q *queue) unparkAllLocked(g *flight, level int) []delivery {
 	if g.parked == 0 {
 		q.queued--
 	}
-	g.squeezed.Store(true)
+	g.mark(flightSqueezed)
 	return out
 }
 
@@ -290,7 +311,7 @@ func (q *queue) dropAsideLocked(m *mailbox, i int) delivery {
 	q.queued -= gone
 	q.aside -= gone
 	q.relistLocked(m)
-	d.f.squeezed.Store(true)
+	d.f.mark(flightSqueezed)
 	return d
 }
 
