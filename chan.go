@@ -16,8 +16,9 @@ import "context"
 //     reader ends up with the newest; the replaced one moves from
 //     Delivered to Dropped in the subscription's figures.
 //   - DropNewest drops the new event.
-//   - Block waits for room, holding at most one worker, until ctx is done
-//     or the shutdown deadline passes; the event is then dropped. Events
+//   - Block waits for room, holding at most one worker, until the
+//     subscription ends (ctx, or a WithContext context, is done) or the
+//     shutdown deadline passes; the event is then dropped. Events
 //     that arrive meanwhile wait without a worker, counted against the
 //     bus's QueueSize, so a slow reader slows a Block bus's publishers
 //     down rather than losing events.
@@ -78,12 +79,20 @@ func (b *EventBus) Chan(ctx context.Context, size int, p DropPolicy, types []Eve
 		}
 	case Block:
 		deadline := b.deadline
+		s.ending = make(chan struct{})
 		s.send = func(ev Event) error {
 			select {
 			case ch <- ev:
 				return nil
 			case <-ctx.Done():
 				return ErrUnsubscribed
+			case <-s.ending: // a WithContext context, or Shutdown's end
+				select {
+				case <-deadline:
+					return ErrEventBusShutdown
+				default:
+					return ErrUnsubscribed
+				}
 			case <-deadline:
 				return ErrEventBusShutdown
 			}

@@ -131,6 +131,27 @@ func TestChanBlockWaitsForTheReader(t *testing.T) {
 	requireAccounted(t, b)
 }
 
+// A Block send waiting for an absent reader gives up as soon as the
+// subscription ends through a WithContext context, not only through
+// Chan's own: the worker is free again and WaitIdle returns.
+func TestChanBlockGivesUpWhenAnyContextEnds(t *testing.T) {
+	b := newBus(t, Config{Workers: 2, QueueSize: 8})
+	subCtx, cancelSub := context.WithCancel(context.Background())
+	defer cancelSub()
+	var hook dropLog
+	ch := b.Chan(context.Background(), 1, Block, []EventType{"x"}, WithContext(subCtx), WithOnDrop(hook.onDrop))
+	b.Publish(Event{ID: "1", Type: "x"}) // fills the channel
+	b.Publish(Event{ID: "2", Type: "x"}) // its send waits
+	require.Eventually(t, func() bool { return b.Metrics().Subscriptions[0].Running == 1 }, testTimeout, 100e3)
+	cancelSub()
+	waitIdle(t, b)
+	assert.Equal(t, []string{"1"}, drain(t, ch))
+	ids, reasons := hook.snapshot()
+	assert.Equal(t, []string{"2"}, ids)
+	assert.Equal(t, []error{ErrUnsubscribed}, reasons)
+	requireAccounted(t, b)
+}
+
 // Shutdown closes every channel; a Block send that has no reader gives up
 // at the shutdown deadline.
 func TestShutdownClosesEveryChannel(t *testing.T) {

@@ -44,6 +44,9 @@ type Subscription struct {
 	// send, for a channel subscription, puts an event in its channel in
 	// place of a handler call; an error means the event was dropped.
 	send func(Event) error
+	// ending, for a channel subscription, is closed as it ends, so that a
+	// Block send waiting for the reader gives up at once.
+	ending chan struct{}
 	// replay says what a replaying subscription replays when it starts
 	// (WithReplay, WithReplayAfter); such a subscription gets live events
 	// at their admission, in admission order.
@@ -67,7 +70,8 @@ type replaySpec struct {
 // that had begun may still be running; Unsubscribe does not wait for it,
 // so it is safe to call from inside the handler itself. Wait on Done to
 // know when the handler has stopped running for good. Calling Unsubscribe
-// again does nothing.
+// again, or after the subscription ended otherwise (its context, the bus's
+// Shutdown), ends nothing more, and returns under the same promise.
 func (s *Subscription) Unsubscribe() { s.end() }
 
 // Done returns a channel that is closed once the subscription has ended
@@ -93,6 +97,9 @@ func (s *Subscription) end() {
 	t.mu.Lock()
 	if s.closed.Load() {
 		t.mu.Unlock()
+		// Ended already, perhaps by a call still under way (its context,
+		// Shutdown): the promise of Unsubscribe holds for this call too.
+		s.waitWindows()
 		return
 	}
 	q := b.q
@@ -103,6 +110,9 @@ func (s *Subscription) end() {
 	// Under the queue's lock, no worker taking events from the queue can
 	// see the subscription open any more: nothing more is matched.
 	s.closed.Store(true)
+	if s.ending != nil {
+		close(s.ending)
+	}
 	if m := s.box; m != nil {
 		var aside int
 		dropped, aside = m.drain(dropped)
@@ -134,11 +144,7 @@ func (s *Subscription) end() {
 	for _, stop := range stops {
 		stop()
 	}
-	// Wait for the workers that checked the subscription before it ended
-	// to reach the handler call.
-	for !s.stats.windowsClosed() {
-		runtime.Gosched()
-	}
+	s.waitWindows()
 	for _, d := range dropped {
 		b.dropDelivery(nil, d, ErrUnsubscribed)
 	}
@@ -148,6 +154,14 @@ func (s *Subscription) end() {
 	s.settle()
 }
 
+// waitWindows waits for the workers that checked the subscription before
+// it ended to reach the handler call: a step that runs no user code.
+func (s *Subscription) waitWindows() {
+	for !s.stats.windowsClosed() {
+		runtime.Gosched()
+	}
+}
+
 // settle closes done once the subscription has ended and no call runs,
 // and retires its figures once nothing is pending. Every goroutine that
 // finishes a delivery of an ended subscription calls it after counting.
@@ -155,7 +169,7 @@ func (s *Subscription) settle() {
 	if !s.closed.Load() {
 		return
 	}
-	if s.stats.running() == 0 {
+	if s.stats.idle() {
 		s.doneOnce.Do(func() {
 			close(s.done)
 			if s.finished != nil {

@@ -49,3 +49,54 @@ func TestUnsubscribeWaitsForAWorkerAboutToCall(t *testing.T) {
 	receive(t, returned)
 	assert.False(t, enter(), "no call begins after Unsubscribe returned")
 }
+
+// Done closes only once no worker may still call the handler: a call
+// that ends elsewhere does not close it while another worker is between
+// its check and its call. And a second Unsubscribe, after the
+// subscription was ended by another call still under way (its context,
+// say), keeps the promise too: it returns only once that worker has
+// reached its call.
+func TestDoneAndASecondUnsubscribeWaitForAWorkerAboutToCall(t *testing.T) {
+	b := newBus(t, Config{Workers: 1})
+	s := b.On("work", func(Event) {})
+	sh := s.stats.shard(0)
+	sh.calls.Add(callWindow) // a worker has checked the subscription: active
+
+	first := make(chan struct{})
+	go func() {
+		s.Unsubscribe()
+		close(first)
+	}()
+	require.Eventually(t, s.closed.Load, testTimeout, time.Millisecond)
+	second := make(chan struct{})
+	go func() {
+		s.Unsubscribe()
+		close(second)
+	}()
+	select {
+	case <-first:
+		t.Fatal("Unsubscribe returned while a worker was about to call the handler")
+	case <-second:
+		t.Fatal("a second Unsubscribe returned while a worker was about to call the handler")
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.settle() // as another worker does when its call of the handler ends
+	select {
+	case <-s.Done():
+		t.Fatal("Done closed while a worker was about to call the handler")
+	default:
+	}
+
+	sh.calls.Add(callBegun - callWindow) // the worker calls the handler
+	receive(t, first)
+	receive(t, second)
+	s.settle()
+	select {
+	case <-s.Done():
+		t.Fatal("Done closed while the handler runs")
+	default:
+	}
+	sh.ended.Add(1) // the call returns
+	s.settle()
+	receive(t, s.Done())
+}

@@ -149,15 +149,21 @@ func (st *subStats) read() SubscriptionStats {
 	return r
 }
 
-// running returns the calls in progress.
-func (st *subStats) running() int {
-	var n uint32
+// idle reports whether no call is in progress and no worker is between
+// its check and a call. Each shard's counter is read once, after its
+// ended count, so a worker moving from its check to its call, or a call
+// ending meanwhile, makes it report false rather than a wrong true: the
+// worker that moves on calls settle again when it is done.
+func (st *subStats) idle() bool {
 	for i := range st.shards {
 		sh := &st.shards[i]
 		e := sh.ended.Load()
-		n += uint32(sh.calls.Load()>>32) - uint32(e)
+		c := sh.calls.Load()
+		if uint32(c) != 0 || uint32(c>>32) != uint32(e) {
+			return false
+		}
 	}
-	return int(n)
+	return true
 }
 
 // pending returns the deliveries matched and not finished.
