@@ -22,24 +22,14 @@ func TestDropPoliciesSeeEventsWaitingForTheirKey(t *testing.T) {
 			var drops dropLog
 			b := newBus(t, Config{Workers: 1, QueueSize: 2, BackpressureMode: policy,
 				EnablePriority: true, OrderingKey: OrderByProcessID, OnDrop: drops.onDrop})
-			var r recorder
-			started, release := make(chan struct{}), make(chan struct{})
-			b.Subscribe(LogLine, func(ev Event) {
-				if ev.ID == "A1" {
-					close(started)
-					<-release
-				}
-				r.handle(ev)
-			})
-			b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
-			receive(t, started)
+			r, release := stuckOnA1(t, b)
 			b.Publish(Event{ID: "A2", Type: LogLine, ProcessID: "A"}) // waits behind A1
 			b.Publish(Event{ID: "B1", Type: LogLine, ProcessID: "B"})
 			b.Publish(Event{ID: "C1", Type: LogLine, ProcessID: "C"}) // the queue is full
 			ids, reasons := drops.snapshot()
 			assert.Equal(t, []string{"A2"}, ids, "the oldest queued event is dropped")
 			assert.Equal(t, []error{ErrQueueFull}, reasons)
-			close(release)
+			release()
 			waitIdle(t, b)
 			assert.Equal(t, []string{"A1", "B1", "C1"}, r.ids())
 			requireAccounted(t, b)
@@ -56,19 +46,9 @@ func TestDropPoliciesSeeEventsParkedBehindTheirKey(t *testing.T) {
 			var drops dropLog
 			b := newBus(t, Config{Workers: 2, QueueSize: 2, BackpressureMode: policy, ReservedWorkers: -1,
 				EnablePriority: true, OrderingKey: OrderByProcessID, OnDrop: drops.onDrop})
-			var r recorder
-			started, release := make(chan struct{}), make(chan struct{})
-			b.Subscribe(LogLine, func(ev Event) {
-				if ev.ID == "A1" {
-					close(started)
-					<-release
-				}
-				r.handle(ev)
-			})
 			hold := newGate(t)
 			b.Subscribe(BuildEvent, hold.handle)
-			b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
-			receive(t, started)
+			r, release := stuckOnA1(t, b)
 			b.Publish(Event{ID: "A2", Type: LogLine, ProcessID: "A"})
 			waitInLanes(t, b, 1) // the free worker moved A2 behind A1
 			b.Publish(Event{ID: "G", Type: BuildEvent})
@@ -78,7 +58,7 @@ func TestDropPoliciesSeeEventsParkedBehindTheirKey(t *testing.T) {
 			ids, reasons := drops.snapshot()
 			assert.Equal(t, []string{"A2"}, ids, "the oldest waiting event is dropped")
 			assert.Equal(t, []error{ErrQueueFull}, reasons)
-			close(release)
+			release()
 			hold.release()
 			waitIdle(t, b)
 			assert.ElementsMatch(t, []string{"A1", "B1", "C1"}, r.ids())
@@ -91,17 +71,7 @@ func TestDropPoliciesSeeEventsParkedBehindTheirKey(t *testing.T) {
 // publishers wait for it instead of filling memory behind a stuck key.
 func TestBlockWaitsForRoomBehindAStuckKey(t *testing.T) {
 	b := newBus(t, Config{Workers: 2, QueueSize: 2, BackpressureMode: Block, OrderingKey: OrderByProcessID})
-	started, release := make(chan struct{}), make(chan struct{})
-	var r recorder
-	b.Subscribe(LogLine, func(ev Event) {
-		if ev.ID == "A1" {
-			close(started)
-			<-release
-		}
-		r.handle(ev)
-	})
-	b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
-	receive(t, started)
+	r, release := stuckOnA1(t, b)
 	for i := 2; i <= 3; i++ {
 		b.Publish(Event{ID: fmt.Sprint("A", i), Type: LogLine, ProcessID: "A"})
 		waitInLanes(t, b, i-1)
@@ -114,11 +84,31 @@ func TestBlockWaitsForRoomBehindAStuckKey(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- b.PublishContext(context.Background(), Event{ID: "A5", Type: LogLine, ProcessID: "A"}) }()
 	require.Eventually(t, func() bool { return b.Metrics().PublishersWaiting == 1 }, testTimeout, time.Millisecond)
-	close(release)
+	release()
 	require.NoError(t, receive(t, done), "room is made as the key's events run")
 	waitIdle(t, b)
 	assert.Equal(t, []string{"A1", "A2", "A3", "A5"}, r.ids())
 	requireAccounted(t, b)
+}
+
+// stuckOnA1 subscribes a recorder of log lines whose handler blocks on the
+// line "A1" of process A, publishes that line and waits until its handler
+// runs. release lets it return.
+func stuckOnA1(t testing.TB, b *EventBus) (*recorder, func()) {
+	t.Helper()
+	r := new(recorder)
+	started := make(chan struct{})
+	g := newGate(t)
+	b.Subscribe(LogLine, func(ev Event) {
+		if ev.ID == "A1" {
+			close(started)
+			<-g.open
+		}
+		r.handle(ev)
+	})
+	b.Publish(Event{ID: "A1", Type: LogLine, ProcessID: "A"})
+	receive(t, started)
+	return r, g.release
 }
 
 // waitInLanes waits until n deliveries wait in ordered streams.
