@@ -220,6 +220,7 @@ func (b *EventBus) fill(ev *Event) (now time.Time) {
 
 func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 	now := b.fill(&ev)
+	waitUntil := int64(0) // kept across routings (see queue.waitForRoom)
 	for {
 		// A replaying subscription added after this look-up makes put
 		// refuse the event; it is routed again (see queue.put).
@@ -241,6 +242,7 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 			return err
 		}
 		f := getFlight()
+		f.waitUntil = waitUntil
 		n := b.route(f, &ev, typed, all)
 		if n == 0 {
 			if b.closing.Load() {
@@ -283,6 +285,7 @@ func (b *EventBus) publish(ctx context.Context, ev Event, p Priority) error {
 		}
 		a := b.q.put(ctx, f, gen)
 		if a.err == errRouteChanged {
+			waitUntil = f.waitUntil
 			putFlight(f)
 			continue
 		}

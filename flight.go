@@ -47,6 +47,9 @@ type flight struct {
 	// flags holds the flight's marks (see flightCalled and the others),
 	// in one word so that recycling clears them with one store.
 	flags atomic.Uint32
+	// waitUntil is when the publisher's wait for room ends (monotime; 0
+	// before it waits), kept when the event is routed again.
+	waitUntil int64
 	// parked counts the event's deliveries waiting in ordered streams
 	// (see lanes): while it is above zero the event still counts as
 	// queued. The queue's lock guards it.
@@ -101,6 +104,7 @@ func putFlight(f *flight) {
 	f.skip.reset()
 	f.flags.Store(0)
 	f.parked = 0
+	f.waitUntil = 0
 	flights.Put(f)
 }
 

@@ -27,6 +27,7 @@ const (
 	waiting  waiterState = iota
 	admitted             // a worker moved f into the queue
 	refused              // the bus shut down first
+	rerouted             // a replaying subscription came: route f again
 )
 
 // waitList is a FIFO of waiters, linked through the waiters themselves so
@@ -120,17 +121,24 @@ func (q *queue) put(ctx context.Context, f *flight, gen uint64) admission {
 // when done is false the wait timed out, the lock is held, and the queue is
 // still full.
 func (q *queue) waitForRoom(ctx context.Context, f *flight) (a admission, done bool) {
+	var timeout <-chan time.Time
+	if q.policy != Block {
+		// A publisher routed again (see rerouteWaitersLocked) waits out
+		// what is left of its first wait, not a whole new one. f is read
+		// before the lock is released: once admitted, it is a worker's.
+		now := monotime()
+		if f.waitUntil == 0 {
+			f.waitUntil = now + int64(q.timeout)
+		}
+		t := time.NewTimer(time.Duration(max(f.waitUntil-now, 0)))
+		defer t.Stop()
+		timeout = t.C
+	}
 	w := &waiter{f: f, ready: make(chan struct{}, 1)}
 	q.waiters[f.prio-1].pushBack(w)
 	q.nwaiting++
 	q.mu.Unlock()
 
-	var timeout <-chan time.Time
-	if q.policy != Block {
-		t := time.NewTimer(q.timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
 	var ctxErr error
 	select {
 	case <-w.ready:
@@ -148,6 +156,9 @@ func (q *queue) waitForRoom(ctx context.Context, f *flight) (a admission, done b
 	case refused:
 		q.mu.Unlock()
 		return admission{err: ErrEventBusShutdown}, true
+	case rerouted:
+		q.mu.Unlock()
+		return admission{err: errRouteChanged}, true
 	}
 	q.waiters[f.prio-1].remove(w)
 	q.nwaiting--
@@ -336,11 +347,20 @@ func (q *queue) handOffLocked() {
 
 // refuseWaitersLocked ends every wait at shutdown. It is called with the
 // lock held.
-func (q *queue) refuseWaitersLocked() {
+func (q *queue) refuseWaitersLocked() { q.endWaitsLocked(refused) }
+
+// rerouteWaitersLocked sends every waiting publisher back to route its
+// event again, when a replaying subscription is added: a waiting event
+// was routed before the subscription existed and is not retained yet, so
+// it would reach the subscription neither as a replay nor live. It is
+// called with the lock held.
+func (q *queue) rerouteWaitersLocked() { q.endWaitsLocked(rerouted) }
+
+func (q *queue) endWaitsLocked(state waiterState) {
 	for i := range q.waiters {
 		for w := q.waiters[i].head; w != nil; w = q.waiters[i].head {
 			q.waiters[i].remove(w)
-			w.state = refused
+			w.state = state
 			w.ready <- struct{}{}
 		}
 	}

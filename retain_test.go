@@ -297,6 +297,36 @@ func TestReplayMeetsTheFilter(t *testing.T) {
 	assert.Empty(t, ch)
 }
 
+// A publisher waiting for room holds an event routed before a replaying
+// subscription existed, and not retained yet: the subscription must get it
+// all the same, live, once, after the replayed ones.
+func TestReplayGetsTheEventsOfWaitingPublishers(t *testing.T) {
+	for _, cfg := range []Config{
+		{Workers: 1, QueueSize: 1, BackpressureMode: Block},
+		{Workers: 1, QueueSize: 1, BackpressureMode: DropNewest, TimeoutDuration: time.Minute},
+	} {
+		cfg.Retain = map[EventType]int{LogLine: 10}
+		b := newBus(t, cfg)
+		b.Subscribe(LogLine, func(Event) {})
+		release := holdWorker(t, b)
+		b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": 0}}) // fills the queue
+		published := make(chan error, 1)
+		go func() {
+			published <- b.PublishContext(context.Background(), Event{Type: LogLine, Data: map[string]interface{}{"n": 1}})
+		}()
+		require.Eventually(t, func() bool { return b.Metrics().PublishersWaiting == 1 }, testTimeout, time.Millisecond)
+		var log seqLog
+		s := b.On(LogLine, log.handle, WithReplay(10))
+		release()
+		require.NoError(t, receive(t, published))
+		waitIdle(t, b)
+		assert.Equal(t, []int{0, 1}, log.snapshot(), "%v", cfg.BackpressureMode)
+		assert.EqualValues(t, 2, s.Stats().Delivered)
+		requireAccounted(t, b)
+		b.Shutdown()
+	}
+}
+
 // Events no one was subscribed to are retained; events the bus refused
 // are not; WaitIdle waits for the replayed deliveries.
 func TestRetainedMeansAccepted(t *testing.T) {

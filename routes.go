@@ -120,6 +120,7 @@ func (t *routes) add(s *Subscription) bool {
 	q.mu.Lock()
 	t.listLocked(s)
 	q.replayGen.Add(1)
+	q.rerouteWaitersLocked()
 	q.replayLocked(s, s.replay.n, s.replay.after)
 	q.wakeLocked()
 	q.mu.Unlock()
