@@ -116,7 +116,11 @@ func (b *EventBus) deliver(w *worker, d delivery, took int64) {
 	// once accepted (see matchesLate).
 	late := d.matchesLate()
 	if late && !b.filter(s, &d.f.ev) {
+		s.stats.late.Add(-1)
 		b.finishDelivery(w, d, 0)
+		if s.closed.Load() {
+			s.settle()
+		}
 		return
 	}
 	// Count the worker in the step between this check and the call, so
@@ -127,7 +131,8 @@ func (b *EventBus) deliver(w *worker, d delivery, took int64) {
 		return
 	}
 	if late {
-		sh.matched.Add(1)
+		sh.matched.Add(1) // before late goes down: see settle
+		s.stats.late.Add(-1)
 	}
 	sh.recordWait(d.f, took)
 	if !d.f.has(flightCalled) {
@@ -225,7 +230,8 @@ func (b *EventBus) countDrop(w *worker, d delivery, reason error) {
 	}
 	sh := d.s.stats.shard(id)
 	if d.matchesLate() {
-		sh.matched.Add(1)
+		sh.matched.Add(1) // before late goes down: see settle
+		d.s.stats.late.Add(-1)
 	}
 	sh.dropped.Add(1)
 	d.s.reportDrop(d.f.ev, reason)

@@ -263,6 +263,8 @@ func (q *queue) replayLocked(s *Subscription, n int, after string) {
 		q.replayed[q.epoch]++
 		if s.filter == nil {
 			s.stats.shards[0].matched.Add(1)
+		} else {
+			s.stats.late.Add(1)
 		}
 		m := s.box
 		m.push(delivery{f, s}) // a replayed delivery is never dropped

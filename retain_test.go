@@ -327,6 +327,36 @@ func TestReplayGetsTheEventsOfWaitingPublishers(t *testing.T) {
 	}
 }
 
+// Replayed events that wait for the subscription's filter are not matched
+// yet, but the subscription's figures are not final while any wait: a
+// subscription that ends with them waiting is added to the totals of its
+// name only once they are all counted.
+func TestEndedReplayingFilteredSubscriptionIsTotalledWhole(t *testing.T) {
+	b := newBus(t, Config{Workers: 1, Retain: map[EventType]int{LogLine: 50}})
+	for n := 0; n < 50; n++ {
+		b.Publish(Event{Type: LogLine, Data: map[string]interface{}{"n": n}})
+	}
+	waitIdle(t, b)
+	release := holdWorker(t, b) // the replays stay in the mailbox
+	s := b.On(LogLine, func(Event) {}, WithName("resumed"), WithReplay(50),
+		WithFilter(func(Event) bool { return true }))
+	s.Unsubscribe() // drops the 50 waiting replays
+	release()
+	waitIdle(t, b)
+	receive(t, s.Done())
+	st := s.Stats()
+	assert.EqualValues(t, 50, st.Matched)
+	assert.EqualValues(t, 50, st.Dropped)
+	var total SubscriptionStats
+	for _, tot := range b.Metrics().SubscriptionTotals() {
+		if tot.Name == "resumed" {
+			total = tot
+		}
+	}
+	assert.EqualValues(t, 50, total.Matched, "%+v", total)
+	assert.EqualValues(t, 50, total.Dropped, "%+v", total)
+}
+
 // Events no one was subscribed to are retained; events the bus refused
 // are not; WaitIdle waits for the replayed deliveries.
 func TestRetainedMeansAccepted(t *testing.T) {

@@ -166,9 +166,11 @@ func (t *routes) removeLocked(s *Subscription) {
 // retire moves the final figures of an ended subscription into the totals
 // of its name.
 func (t *routes) retire(s *Subscription) {
-	st := s.stats.read()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// Read under the lock, so that no snapshot sees the subscription
+	// among those ending with figures newer than these.
+	st := s.stats.read()
 	delete(t.ending, s)
 	tot := t.retired[s.name]
 	if tot == nil {

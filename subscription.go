@@ -177,7 +177,9 @@ func (s *Subscription) settle() {
 			}
 		})
 	}
-	if s.stats.pending() == 0 && s.retired.CompareAndSwap(false, true) {
+	// late is read first: a late delivery counts as matched before it
+	// leaves late, so a zero here and then in pending means it is done.
+	if s.stats.late.Load() == 0 && s.stats.pending() == 0 && s.retired.CompareAndSwap(false, true) {
 		s.bus.subs.retire(s)
 	}
 }

@@ -61,6 +61,10 @@ func (st *SubscriptionStats) add(o *SubscriptionStats) {
 type subStats struct {
 	shards []subShard
 	missed atomic.Int64
+	// late counts replayed deliveries that wait for the subscription's
+	// filter (see delivery.matchesLate): not matched yet, but the figures
+	// are not final while there are any.
+	late atomic.Int64
 }
 
 type subShard struct {
