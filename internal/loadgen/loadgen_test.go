@@ -110,7 +110,11 @@ func TestTimedGeneratorStampsAndTimesEachCall(t *testing.T) {
 	for _, ev := range rec.events {
 		assert.False(t, ev.Timestamp.Before(before), "stamped just before its call")
 	}
-	assert.EqualValues(t, 1, tot.Slow, "the one call over SlowPublish")
+	// The one call made slow is counted; another may be too, when the
+	// machine holds up an ordinary call (as it did once under -race in
+	// CI), but not most of them.
+	assert.GreaterOrEqual(t, tot.Slow, int64(1), "the call over SlowPublish")
+	assert.Less(t, tot.Slow, int64(50), "ordinary calls are not counted slow")
 	assert.GreaterOrEqual(t, tot.Longest, 2*SlowPublish)
 	assert.GreaterOrEqual(t, tot.Busy, tot.Longest)
 	assert.Equal(t, tot.Busy/100, tot.MeanCost())
