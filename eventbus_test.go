@@ -398,22 +398,7 @@ func TestDoneWaitsForTheRunningInvocation(t *testing.T) {
 
 func TestUnsubscribeRacesWithPublish(t *testing.T) {
 	b := newBus(t, Config{Workers: 4, BackpressureMode: Block})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for p := 0; p < 4; p++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					b.Publish(Event{Type: LogLine})
-				}
-			}
-		}()
-	}
+	stopFlood := floodLogLines(b, 4)
 	for i := 0; i < 200; i++ {
 		var after atomic.Bool
 		var bad atomic.Int32
@@ -430,8 +415,7 @@ func TestUnsubscribeRacesWithPublish(t *testing.T) {
 		waitIdle(t, b)
 		require.Zero(t, bad.Load(), "handler ran after Done closed")
 	}
-	close(stop)
-	wg.Wait()
+	stopFlood()
 	waitIdle(t, b)
 	requireAccounted(t, b)
 }
@@ -459,20 +443,7 @@ func TestWaitIdleWhilePublishersContinue(t *testing.T) {
 	b := newBus(t, Config{Workers: 2, BackpressureMode: Block, QueueSize: 8})
 	var handled atomic.Int64
 	b.Subscribe(LogLine, func(Event) { handled.Add(1) })
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				b.Publish(Event{Type: LogLine})
-			}
-		}
-	}()
+	stopFlood := floodLogLines(b, 1)
 	for i := 0; i < 50; i++ {
 		var marker atomic.Bool
 		sub := b.On(BuildEvent, func(Event) { marker.Store(true) })
@@ -481,8 +452,7 @@ func TestWaitIdleWhilePublishersContinue(t *testing.T) {
 		require.True(t, marker.Load(), "WaitIdle returned before an earlier event was handled")
 		sub.Unsubscribe()
 	}
-	close(stop)
-	wg.Wait()
+	stopFlood()
 	waitIdle(t, b)
 	requireAccounted(t, b)
 }

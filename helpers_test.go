@@ -115,6 +115,31 @@ func (d *dropLog) snapshot() ([]string, []error) {
 	return append([]string(nil), d.ids...), append([]error(nil), d.reasons...)
 }
 
+// floodLogLines starts n goroutines that publish log lines to b until the
+// returned function is called; it returns once they have all stopped.
+func floodLogLines(b *EventBus, n int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					b.Publish(Event{Type: LogLine})
+				}
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // requireAccounted checks the accounting identity on a quiet bus.
 func requireAccounted(t testing.TB, b *EventBus) MetricsSnapshot {
 	t.Helper()

@@ -217,22 +217,7 @@ func TestDefaultConfigNeverDropsHighForLow(t *testing.T) {
 	b.Subscribe(LogLine, func(Event) { <-block })
 	b.Subscribe(ProcessExited, func(Event) { high.Add(1) })
 
-	stop := make(chan struct{})
-	var flood sync.WaitGroup
-	for f := 0; f < 4; f++ {
-		flood.Add(1)
-		go func() {
-			defer flood.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					b.Publish(Event{Type: LogLine})
-				}
-			}
-		}()
-	}
+	stopFlood := floodLogLines(b, 4)
 	// The log handlers are stuck and Low events overflow the queue. High
 	// events published now wait in the queue: 10 of them fit beside the
 	// Low ones, while the flood goes on.
@@ -241,8 +226,7 @@ func TestDefaultConfigNeverDropsHighForLow(t *testing.T) {
 	for i := 0; i < highs; i++ {
 		b.Publish(Event{Type: ProcessExited})
 	}
-	close(stop)
-	flood.Wait()
+	stopFlood()
 	close(block)
 	waitIdle(t, b)
 	m := requireAccounted(t, b)
