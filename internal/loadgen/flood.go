@@ -99,7 +99,7 @@ func (f Flood) every(interval time.Duration, next func(n int64) eventbus.Event) 
 
 // tick calls fn every interval until the flood's time is up or ctx is
 // done, with a context that ends with the flood and the time since the
-// source started.
+// source started, never more than Duration.
 func (f Flood) tick(ctx context.Context, interval time.Duration, fn func(fctx context.Context, since time.Duration)) {
 	fctx, cancel := context.WithTimeout(ctx, f.Duration)
 	defer cancel()
@@ -111,7 +111,14 @@ func (f Flood) tick(ctx context.Context, interval time.Duration, fn func(fctx co
 		case <-fctx.Done():
 			return
 		case now := <-t.C:
-			fn(fctx, now.Sub(start))
+			// A tick that fired after the flood's time, but was read
+			// before its context noticed, is past the end: the counts
+			// stay within Duration's worth.
+			since := now.Sub(start)
+			if since > f.Duration {
+				return
+			}
+			fn(fctx, since)
 		}
 	}
 }
